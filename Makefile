@@ -1,0 +1,45 @@
+# The README's two commands: `make demo` (set up, then run the demo) and `make test` (set up, then every test).
+# Set-up is idempotent: a fresh machine needs nothing but python3 (3.11), cmake and a C++ compiler.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+NVCC   ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/bin/nvcc 2>/dev/null)
+# Where nvcc exists the CUDA kernels must compile: a silently skipped compile would hide breakage.
+REQUIRE_CUDA := $(if $(NVCC),ON,OFF)
+CMAKE_BUILD := build/cmake
+
+.PHONY: setup demo test test-cpp test-py sysdeps clean
+
+$(BIN)/.installed: setup.py pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch and torchvision come from this machine's disk (pip's constraints pin the releases there)
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q pybind11 setuptools wheel
+	$(BIN)/pip install -q --no-build-isolation -e '.[test]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+# ffmpeg serves the loopback video stream in the network-source test
+sysdeps:
+	@command -v ffmpeg >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y ffmpeg >/dev/null; } || \
+	  echo "ffmpeg not installed: the network-source test will be skipped"
+
+demo: setup
+	$(BIN)/mrcnn-edge demo
+
+test-cpp:
+	cmake -S . -B $(CMAKE_BUILD) -DCMAKE_BUILD_TYPE=Release -DMRCNN_EDGE_REQUIRE_CUDA=$(REQUIRE_CUDA) \
+	  $(if $(NVCC),-DCMAKE_CUDA_COMPILER=$(NVCC))
+	cmake --build $(CMAKE_BUILD) -j2
+	ctest --test-dir $(CMAKE_BUILD) --output-on-failure
+
+test-py: setup
+	$(BIN)/python -m pytest -q
+
+test: setup sysdeps test-cpp test-py
+
+clean:
+	rm -rf $(VENV) build demo_out *.egg-info

@@ -1,0 +1,1 @@
+"""The synthetic shapes data set and its COCO-format export."""

@@ -1,0 +1,1 @@
+"""COCO box and mask AP of any model artifact."""

@@ -1,0 +1,1 @@
+"""Architectures, checkpoints, training and the eager oracle (pipeline stage 1: model)."""

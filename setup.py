@@ -1,0 +1,62 @@
+"""mrcnn-edge: deploy torchvision Mask R-CNN to TensorRT and ONNX Runtime."""
+import glob
+import os
+
+from setuptools import find_packages, setup
+
+try:
+    from pybind11.setup_helpers import Pybind11Extension, build_ext
+except ImportError:  # metadata-only calls (e.g. `setup.py --version`) need no compiler
+    Pybind11Extension, build_ext = None, None
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+
+def _version():
+    ns = {}
+    with open(os.path.join(here, "mrcnn_edge", "_version.py")) as f:
+        exec(f.read(), ns)
+    return ns["__version__"]
+
+
+def _plugin_reference_extension():
+    """The plugins' CPU references, reachable from Python (tests and CPU execution of model.trt.onnx)."""
+    sources = ["plugins/python/bindings.cpp"] + sorted(glob.glob("plugins/*/*_reference.cpp"))
+    return Pybind11Extension(
+        "mrcnn_edge._plugin_ref",
+        sources=sources,
+        include_dirs=["plugins", "plugins/common"],
+        cxx_std=17,
+        extra_compile_args=["-O3"],
+    )
+
+
+ext_modules = []
+if Pybind11Extension is not None and os.path.exists(os.path.join(here, "plugins/python/bindings.cpp")):
+    ext_modules.append(_plugin_reference_extension())
+
+setup(
+    name="mrcnn-edge",
+    version=_version(),
+    description="Real-time Mask R-CNN on Jetson and data-center GPUs (TensorRT) and CPUs (ONNX Runtime)",
+    packages=find_packages(include=["mrcnn_edge", "mrcnn_edge.*"]),
+    package_data={"mrcnn_edge": ["weights/*.pth", "weights/*.json"]},
+    python_requires=">=3.10",
+    install_requires=[
+        "torch>=2.4",
+        "torchvision>=0.19",
+        "numpy",
+        "onnx>=1.17",
+        "onnxruntime>=1.20",
+        "onnxscript",
+        "onnx-graphsurgeon",
+        "pycocotools",
+        "opencv-python-headless",
+        "tqdm",
+        "matplotlib",
+    ],
+    extras_require={"test": ["pytest"]},
+    ext_modules=ext_modules,
+    cmdclass={"build_ext": build_ext} if build_ext else {},
+    entry_points={"console_scripts": ["mrcnn-edge=mrcnn_edge.cli:main"]},
+)
