@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..data.synthetic import CLASSES, TRAIN, VAL, SyntheticSpec, masks_to_boxes, sample
 from .architectures import LIGHT_ARCH, build_model
-from .checkpoint import save_checkpoint
+from .checkpoint import load_state_dict_strict, read_checkpoint, save_checkpoint
 
 
 @dataclass
@@ -31,19 +31,22 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     checkpoint_every: int = 250
+    init: str | None = None  # start from these weights (a checkpoint of the same arch) instead of scratch
+    first_image: int = 0  # index of the first training image: a continued run draws images not seen before
+    stop_after: int | None = None  # end early (the schedule still spans `iterations`), for staged runs
 
 
 class SyntheticTrainSet(Dataset):
     """Image i of the training split as torchvision's (image float [3,H,W], target) pair."""
 
-    def __init__(self, spec: SyntheticSpec = TRAIN):
-        self.spec = spec
+    def __init__(self, spec: SyntheticSpec = TRAIN, first: int = 0):
+        self.spec, self.first = spec, first
 
     def __len__(self):
         return 10**9
 
     def __getitem__(self, index):
-        image, masks, labels = sample(self.spec, index)
+        image, masks, labels = sample(self.spec, self.first + index)
         target = {
             "boxes": torch.from_numpy(masks_to_boxes(masks)).reshape(-1, 4),
             "labels": torch.from_numpy(labels),
@@ -67,15 +70,17 @@ def train(cfg: TrainConfig, out_dir: str) -> str:
     # Train-time sizes: no resizing of the (smaller) training images, fewer sampled RoIs per image.
     model = build_model(cfg.arch, num_classes=len(CLASSES) + 1, min_size=TRAIN.height, max_size=TRAIN.width,
                         box_batch_size_per_image=128, rpn_post_nms_top_n_train=500).train()
+    if cfg.init:
+        load_state_dict_strict(model, read_checkpoint(cfg.init, cfg.arch).state_dict, cfg.init)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: _lr_factor(it, cfg))
-    loader = DataLoader(SyntheticTrainSet(), batch_size=cfg.batch_size, shuffle=False, num_workers=1,
+    loader = DataLoader(SyntheticTrainSet(first=cfg.first_image), batch_size=cfg.batch_size, shuffle=False, num_workers=1,
                         collate_fn=lambda batch: tuple(zip(*batch)), persistent_workers=True, prefetch_factor=4)
     log = open(os.path.join(out_dir, "train_log.jsonl"), "a")
     start = time.time()
     for it, (images, targets) in enumerate(loader):
-        if it >= cfg.iterations:
+        if it >= (cfg.stop_after or cfg.iterations):
             break
         losses = model(list(images), list(targets))
         loss = sum(losses.values())
@@ -85,11 +90,11 @@ def train(cfg: TrainConfig, out_dir: str) -> str:
         optimizer.step()
         scheduler.step()
         if it % 20 == 0:
-            row = {"it": it, "loss": float(loss), "lr": scheduler.get_last_lr()[0], "min": (time.time() - start) / 60,
+            row = {"it": it, "loss": loss.item(), "lr": scheduler.get_last_lr()[0], "min": (time.time() - start) / 60,
                    **{k: round(float(v), 4) for k, v in losses.items()}}
             log.write(json.dumps(row) + "\n")
             log.flush()
-        if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == cfg.iterations:
+        if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == (cfg.stop_after or cfg.iterations):
             _save(model, cfg, out_dir, it + 1, time.time() - start)
     return os.path.join(out_dir, "last.pth")
 

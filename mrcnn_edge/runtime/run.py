@@ -1,0 +1,128 @@
+"""`mrcnn-edge run`: stream a source through a deployed model into a video, JSONL, COCO results and a report."""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+from ..errors import UserError
+
+
+@dataclass
+class RunResult:
+    frames_processed: int
+    frames_dropped: int
+    fps: float
+    p50_ms: float
+    p99_ms: float
+    backend: str
+    precision: str
+    input_size: tuple[int, int]
+    outputs: dict[str, str] = field(default_factory=dict)  # what -> path: video, jsonl, coco, report, plot
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"{self.frames_processed} frames ({self.frames_dropped} dropped) on {self.backend} {self.precision} "
+                 f"{self.input_size[0]}x{self.input_size[1]}: {self.fps:.1f} fps, p50 {self.p50_ms:.1f} ms, "
+                 f"p99 {self.p99_ms:.1f} ms end to end ({self.fps / 5:.1f}x the paper's 5 fps)"]
+        lines += [f"  {what:<7}{path}" for what, path in self.outputs.items()]
+        return "\n".join(lines)
+
+
+def load_predictor(model: str):
+    """A Predictor for a model file: .onnx on ONNX Runtime; .engine needs TensorRT."""
+    if not os.path.isfile(model):
+        raise UserError(f"model not found: {model} (pass an .onnx from `mrcnn-edge export`, or an .engine)")
+    if model.endswith(".engine"):
+        try:
+            import tensorrt  # noqa: F401
+        except ImportError:
+            raise UserError("TensorRT is not installed, so an .engine cannot run here: "
+                            "run the .onnx model on ONNX Runtime instead") from None
+        raise UserError("running .engine files arrives with the TensorRT backend in a later release: "
+                        "run the .onnx model on ONNX Runtime for now")
+    if not model.endswith(".onnx"):
+        raise UserError(f"unsupported model file {model}: pass an .onnx or .engine")
+    from .predictor import Predictor
+
+    return Predictor.from_onnx(model)
+
+
+def _open_sinks(out, jsonl, coco, show, video_fps) -> list:
+    from .sinks import CocoResultsSink, JsonlSink, VideoSink, WindowSink
+
+    sinks = []
+    try:  # a sink that fails to open must not leave the ones before it open
+        if show:
+            sinks.append(WindowSink())
+        if out:
+            sinks.append(VideoSink(out, fps=video_fps))
+        if jsonl:
+            sinks.append(JsonlSink(jsonl))
+        if coco:
+            sinks.append(CocoResultsSink(coco))
+    except BaseException:
+        _close_all(sinks)
+        raise
+    return sinks
+
+
+def _close_all(sinks) -> None:
+    for sink in sinks:
+        sink.close()
+
+
+def run_stream(model, source, *, out: str | None = None, jsonl: str | None = None, coco: str | None = None,
+               report_dir: str | None = None, max_frames: int | None = None, show: bool = False,
+               video_fps: float = 30.0, stall_timeout_s: float = 10.0, live_line: bool = True,
+               notify=None) -> RunResult:
+    """Stream `source` (a --source string, or an opened Source) through `model` (a model path, or a
+    loaded predictor) into the outputs asked for.
+
+    Whatever happens, every output is closed and valid, and the report holds the frames done so far
+    (with `"error"` set when the run failed), before the error propagates.
+    """
+    from .latency import LatencyMeter
+    from .pipeline import stream
+    from .sources import open_source
+
+    notify = notify or (lambda message: print(f"note: {message}", file=sys.stderr))
+    predictor = load_predictor(model) if isinstance(model, str) else model
+    src = open_source(source, stall_timeout_s=stall_timeout_s) if isinstance(source, str) else source
+    meter = error = None
+    sinks = []
+    try:
+        sinks = _open_sinks(out, jsonl, coco, show, video_fps)
+        meter = LatencyMeter(desc="run", live_line=live_line, total=max_frames)
+        stream(src, predictor, sinks, meter, max_frames)
+    except UserError as e:
+        error = str(e)
+        raise
+    except BaseException as e:  # Ctrl-C included: the report still says why the run ended early
+        error = f"{type(e).__name__}: {e}"
+        raise
+    finally:
+        src.close()
+        _close_all(sinks)
+        if meter is not None:
+            meter.close()
+        for message in src.notes.values():
+            notify(message)
+        if meter is not None:
+            result = _result(meter, src, predictor, model, out, jsonl, coco, report_dir, error)
+    return result
+
+
+def _result(meter, src, predictor, model, out, jsonl, coco, report_dir, error) -> RunResult:
+    report = meter.report(frames_dropped=src.dropped, source=src.description, live_source=src.live,
+                          model=model if isinstance(model, str) else type(model).__name__,
+                          backend=predictor.backend_name, precision=predictor.precision,
+                          input_size=list(predictor.input_size), notes=list(src.notes.values()), error=error)
+    outputs = {k: v for k, v in (("video", out), ("jsonl", jsonl), ("coco", coco)) if v}
+    if report_dir:
+        title = f"mrcnn-edge run: {predictor.backend_name} {predictor.precision} " \
+                f"{predictor.input_size[0]}x{predictor.input_size[1]} on {os.path.basename(src.description)}"
+        outputs["report"], outputs["plot"] = meter.write(report_dir, report, title)
+    e2e = report["end_to_end_ms"]
+    return RunResult(len(meter), src.dropped, report["fps"], e2e["p50"], e2e["p99"], predictor.backend_name,
+                     predictor.precision, tuple(predictor.input_size), outputs, list(src.notes.values()))

@@ -1,0 +1,134 @@
+"""Where results go: a window, an annotated video, JSON Lines of detections, COCO results JSON.
+
+Every sink is written so that closing it after an error leaves a valid file holding every frame
+written so far: the video is finalised, each JSONL line is flushed, the COCO file is written whole.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import cv2
+
+from ..data.coco import encode_rle
+from ..errors import UserError
+from .detections import Detections
+from .draw import annotate
+from .sources import Frame
+
+
+class Sink:
+    stop_requested = False  # set by a sink the user can close (the window)
+
+    def write(self, frame: Frame, dets: Detections, fps: float) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+def _parent_dir(path: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+
+
+class VideoSink(Sink):
+    """Annotated MPEG-4 video (mp4v). Opened on the first frame, whose size it keeps; later frames of
+    another size (an image folder) are resized to it."""
+
+    def __init__(self, path: str, fps: float = 30.0):
+        _parent_dir(path)
+        self.path, self.fps = path, fps
+        self._writer = None
+        self._size: tuple[int, int] | None = None
+        self.frames_written = 0
+
+    def write(self, frame, dets, fps):
+        bgr = cv2.cvtColor(annotate(frame.image, dets, fps), cv2.COLOR_RGB2BGR)
+        if self._writer is None:
+            self._size = (bgr.shape[1], bgr.shape[0])
+            self._writer = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self._size)
+            if not self._writer.isOpened():
+                raise UserError(f"cannot write video {self.path}: check the folder is writable and ends in .mp4")
+        if (bgr.shape[1], bgr.shape[0]) != self._size:
+            bgr = cv2.resize(bgr, self._size, interpolation=cv2.INTER_AREA)
+        self._writer.write(bgr)
+        self.frames_written += 1
+
+    def close(self):
+        if self._writer is not None:
+            self._writer.release()  # writes the index: without it the file does not play
+            self._writer = None
+
+
+def detection_rows(dets: Detections) -> list[dict]:
+    """A frame's detections as JSON-ready dicts: box x1,y1,x2,y2 in frame pixels, mask as COCO RLE."""
+    names = dets.names()
+    return [{"box": [round(float(v), 2) for v in dets.boxes[i]], "score": round(float(dets.scores[i]), 5),
+             "class_id": int(dets.classes[i]), "class_name": names[i], "mask": encode_rle(dets.masks[i])}
+            for i in range(len(dets))]
+
+
+class JsonlSink(Sink):
+    """One JSON object per frame and line; each line is flushed, so a crash leaves whole lines only."""
+
+    def __init__(self, path: str):
+        _parent_dir(path)
+        self.path = path
+        self._file = open(path, "w")
+
+    def write(self, frame, dets, fps):
+        h, w = frame.image.shape[:2]
+        row = {"frame": frame.index, "name": frame.name, "height": h, "width": w, "detections": detection_rows(dets)}
+        self._file.write(json.dumps(row) + "\n")
+        self._file.flush()
+
+    def close(self):
+        self._file.close()
+
+
+class CocoResultsSink(Sink):
+    """COCO results JSON (what COCO's loadRes reads). image_id is the number in the file name where it
+    has one (COCO's 000000397133.jpg is image 397133), else the frame index."""
+
+    def __init__(self, path: str):
+        _parent_dir(path)
+        self.path = path
+        self.rows: list[dict] = []
+
+    def write(self, frame, dets, fps):
+        digits = re.fullmatch(r"\D*(\d+)", os.path.splitext(frame.name)[0])
+        image_id = int(digits.group(1)) if digits else frame.index
+        for row in detection_rows(dets):
+            x1, y1, x2, y2 = row["box"]
+            self.rows.append({"image_id": image_id, "category_id": row["class_id"], "score": row["score"],
+                              "bbox": [x1, y1, x2 - x1, y2 - y1], "segmentation": row["mask"]})
+
+    def close(self):
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.rows, f)
+        os.replace(tmp, self.path)
+
+
+class WindowSink(Sink):
+    """An OpenCV window; q or Esc stops the run."""
+
+    def __init__(self, title: str = "mrcnn-edge"):
+        if os.name == "posix" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise UserError("--show needs a display and none is set (DISPLAY is empty): "
+                            "write a video with --out instead")
+        self.title = title
+        try:
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+        except cv2.error:
+            raise UserError("--show needs an OpenCV with GUI support (opencv-python-headless has none): "
+                            "pip install opencv-python, or write a video with --out") from None
+
+    def write(self, frame, dets, fps):
+        cv2.imshow(self.title, cv2.cvtColor(annotate(frame.image, dets, fps), cv2.COLOR_RGB2BGR))
+        if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+            self.stop_requested = True
+
+    def close(self):
+        cv2.destroyWindow(self.title)
