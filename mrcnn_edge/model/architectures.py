@@ -23,14 +23,17 @@ LIGHT_ARCH = "maskrcnn_mobilenet_v3_large_fpn_lite"
 
 
 def _light_backbone(fpn_channels: int) -> BackboneWithFPN:
-    """MobileNetV3-Large trunk with an FPN over its stride 8, 16 and 32 stages, plus max-pool P6.
+    """MobileNetV3-Large trunk with a narrow FPN: maps "0" (stride 16), "1" (stride 32), "2" (the final
+    1x1 conv, also stride 32) and max-pool "pool" (stride 64).
 
-    torchvision's `mobilenet_backbone` returns only strides 16 and 32 at 256 channels; small objects
-    need stride 8 for their masks, and 256 channels cost more than the shapes need.
+    The taps are the outputs of the last three stage-opening blocks (as torchvision's
+    `mobilenet_backbone` taps the last two), which puts them at strides 16, 32, 32. A stride-8 tap was
+    intended; the shipped checkpoint was trained with these taps, so changing them means retraining.
+    The poolers infer scales 1/16 and 1/32 and so pool from "0" and "1".
     """
     trunk = mobilenet_v3_large(weights=None).features  # BatchNorm stays trainable: we train from scratch
     stage_indices = [i for i, block in enumerate(trunk) if getattr(block, "_is_cn", False)] + [len(trunk) - 1]
-    returned = stage_indices[-3:]  # the last three stages: strides 8, 16, 32
+    returned = stage_indices[-3:]
     return BackboneWithFPN(
         trunk,
         return_layers={str(i): str(n) for n, i in enumerate(returned)},
@@ -51,7 +54,7 @@ def maskrcnn_mobilenet_v3_large_fpn_lite(
     """
     backbone = _light_backbone(fpn_channels)
     featmaps = ["0", "1", "2"]
-    anchor_sizes = ((32,), (64,), (128,), (256,))  # one size per FPN level: strides 8, 16, 32, 64
+    anchor_sizes = ((32,), (64,), (128,), (256,))  # one size per FPN map: strides 16, 32, 32, 64
     aspect_ratios = ((0.5, 1.0, 2.0),) * len(anchor_sizes)
     box_roi_pool = MultiScaleRoIAlign(featmap_names=featmaps, output_size=7, sampling_ratio=2)
     mask_roi_pool = MultiScaleRoIAlign(featmap_names=featmaps, output_size=14, sampling_ratio=2)
@@ -91,7 +94,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("maskrcnn_resnet50_fpn_v2", maskrcnn_resnet50_fpn_v2,
                      "ResNet-50-FPN v2 (Li et al. 2021): GroupNorm heads, 4-conv box head"),
         Architecture(LIGHT_ARCH, maskrcnn_mobilenet_v3_large_fpn_lite,
-                     "MobileNetV3-Large FPN (strides 8-64), narrow heads: for CPUs and small Jetsons"),
+                     "MobileNetV3-Large FPN (strides 16-64), narrow heads: for CPUs and small Jetsons"),
     )
 }
 

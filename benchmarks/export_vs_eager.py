@@ -1,0 +1,166 @@
+"""torchvision eager vs model.onnx on ONNX Runtime (CPU), end to end with mask pasting, in one run.
+
+Cases: R50-FPN v1 at 800x800 and 512x512 with seeded random weights, box_score_thresh=0 and a wider
+classifier init, so that every image yields the full K=100 detections (the worst case for the mask
+head and for pasting); the light model at 512x512 (shipped checkpoint, else --light-checkpoint).
+Both sides see the same frames at the model's input size, so eager does not resize either.
+Also measured in the same run: this machine's fp32 matmul GFLOP/s, and efficiency = model GFLOP /
+latency / matmul GFLOP/s. Writes benchmarks/results/export_vs_eager.{json,md}.
+
+    nice -n 19 python benchmarks/export_vs_eager.py --cases light@512 r50@512 --iterations 10
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from mrcnn_edge.data.synthetic import VAL, sample
+from mrcnn_edge.export.deploy import DeployMaskRCNN
+from mrcnn_edge.export.onnx_export import OPSET, export_model, write_sidecar
+from mrcnn_edge.model.architectures import build_model
+from mrcnn_edge.model.checkpoint import load_model
+from mrcnn_edge.model.eager import EagerPredictor
+from mrcnn_edge.runtime import Predictor
+
+CASES = ("r50@800", "r50@512", "light@512")
+RESULTS = os.path.join(os.path.dirname(__file__), "results")
+
+
+def machine() -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in subprocess.run(
+        ["lscpu"], capture_output=True, text=True).stdout.splitlines() if line.startswith("Model name")),
+        platform.processor())
+    return {"cpu": model, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "date": datetime.datetime.now().isoformat(timespec="seconds")}
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """fp32 torch.mm throughput of this machine, best of repeats: the roofline the models are put against."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = min(_seconds(lambda: torch.mm(a, b)) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _seconds(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def build_case(name: str, light_checkpoint: str) -> tuple[nn.Module, str, tuple[int, int], list[str]]:
+    arch, size = name.split("@")
+    size = (int(size), int(size))
+    if arch == "light":
+        model, ckpt = load_model(light_checkpoint, min_size=size[0], max_size=size[1])
+        return model, ckpt.arch, size, ckpt.classes
+    torch.manual_seed(0)
+    model = build_model("maskrcnn_resnet50_fpn", num_classes=91, min_size=size[0], max_size=size[1],
+                        box_score_thresh=0.0)
+    nn.init.normal_(model.roi_heads.box_predictor.cls_score.weight, std=0.5)  # spread, untied scores
+    return model.eval(), "maskrcnn_resnet50_fpn", size, [f"c{i}" for i in range(1, 91)]
+
+
+def model_gflop(model: nn.Module, size) -> float:
+    """FLOPs of the deploy forward (convolutions and matmuls; the two regions are not counted)."""
+    deploy = DeployMaskRCNN(model, size).eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        deploy(torch.zeros(1, 3, *size, dtype=torch.uint8))
+    return counter.get_total_flops() / 1e9
+
+
+def time_case(model, predictor, frames, warmup: int, iterations: int) -> dict:
+    eager = EagerPredictor(model)
+    stages = {"eager": [], "preprocess": [], "infer": [], "postprocess": [], "onnxruntime": []}
+    detections = []
+    for i in range(warmup + iterations):
+        frame = frames[i % len(frames)]
+        eager_s = _seconds(lambda: eager(frame))
+        t0 = time.perf_counter()
+        batch, meta = predictor.preprocess(frame)
+        t1 = time.perf_counter()
+        raw = predictor.infer(batch)
+        t2 = time.perf_counter()
+        detections.append(len(predictor.postprocess(raw, meta)))
+        t3 = time.perf_counter()
+        if i >= warmup:
+            for key, value in zip(stages, (eager_s, t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
+                stages[key].append(value)
+    return {f"{k}_ms": float(np.median(v) * 1000) for k, v in stages.items()} | {
+        "detections_median": float(np.median(detections[warmup:]))}
+
+
+def run_case(name: str, args, gflops_mm: float) -> dict:
+    model, arch, size, classes = build_case(name, args.light_checkpoint)
+    frames = [cv2.resize(sample(VAL, i)[0], size[::-1]) for i in range(args.frames)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.onnx")
+        export_model(model, path, size)
+        write_sidecar(path, model, arch=arch, classes=classes, size=size, opset=OPSET, sha256="")
+        predictor = Predictor.from_onnx(path, threads=args.threads)
+        result = time_case(model, predictor, frames, args.warmup, args.iterations)
+    gflop = model_gflop(model, size)
+    result |= {"case": name, "arch": arch, "size": list(size), "gflop": gflop,
+               "speedup": result["eager_ms"] / result["onnxruntime_ms"],
+               "efficiency_onnxruntime": gflop / (result["onnxruntime_ms"] / 1000) / gflops_mm,
+               "efficiency_eager": gflop / (result["eager_ms"] / 1000) / gflops_mm}
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [f"# Eager vs ONNX Runtime (CPU), end to end with pasting", "",
+             f"{m['cpu']}, {m['cores']} cores, torch threads {m['torch_threads']}, {m['date']}; "
+             f"fp32 matmul {report['matmul_gflops']:.1f} GFLOP/s; median of {report['iterations']} after "
+             f"{report['warmup']} warm-up.", "",
+             "| case | GFLOP | dets | eager ms | ORT ms (pre / infer / post) | speed-up | efficiency eager / ORT |",
+             "|---|---|---|---|---|---|---|"]
+    for r in report["cases"]:
+        lines.append(f"| {r['case']} | {r['gflop']:.1f} | {r['detections_median']:.0f} | {r['eager_ms']:.0f} | "
+                     f"{r['onnxruntime_ms']:.0f} ({r['preprocess_ms']:.1f} / {r['infer_ms']:.0f} / "
+                     f"{r['postprocess_ms']:.1f}) | {r['speedup']:.2f}x | "
+                     f"{r['efficiency_eager']:.1%} / {r['efficiency_onnxruntime']:.1%} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
+    parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--frames", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="ORT and torch threads; default: all cores")
+    parser.add_argument("--light-checkpoint", default=None, help="default: the shipped model")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.light_checkpoint is None:
+        from mrcnn_edge.model.zoo import default_checkpoint
+
+        args.light_checkpoint = default_checkpoint() if "light@512" in args.cases else ""
+    gflops_mm = matmul_gflops()
+    report = {"machine": machine(), "matmul_gflops": gflops_mm, "iterations": args.iterations,
+              "warmup": args.warmup, "cases": [run_case(name, args, gflops_mm) for name in args.cases]}
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, "export_vs_eager.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    with open(os.path.join(RESULTS, "export_vs_eager.md"), "w") as f:
+        f.write(markdown(report))
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Checkpoint -> model.onnx (the output contract of ARCHITECTURE.md) plus its sidecar `model.json`.
+
+Exporter choice: the dynamo exporter (`torch.onnx.export(dynamo=True)`). With the data-dependent
+steps inside the two regions it yields a flat graph of static shapes (no Loop or If, which
+TensorRT handles poorly), and its custom translation table turns each region into one node of
+our domain. The legacy TorchScript exporter would bury NMS in If subgraphs. Opset 18: the lowest
+at which ONNX Runtime accepts the dynamo graph (ReduceMax with axes as input) and one that every
+TensorRT 10 parser reads.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+
+import onnx
+import torch
+from torchvision.models.detection import MaskRCNN
+from tqdm import tqdm
+
+from .._version import __version__
+from ..errors import UserError
+from ..runtime.backends.sidecar import sidecar_path
+from .deploy import MAX_SIDE, MIN_SIDE, OUTPUT_NAMES, STRIDE, DeployMaskRCNN
+from .onnx_functions import DOMAIN, VERSION, batched_nms_function, multilevel_roi_align_function, translation_table
+
+OPSET = 18
+DEFAULT_SIZE = (800, 800)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: str
+    sidecar: str
+    nodes: int  # nodes of the main graph (each region counts as one)
+    seconds: float
+    size_bytes: int
+
+
+def check_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The input size H, W: each a multiple of 32 (the coarsest FPN stride) within 320..1344."""
+    H, W = (int(s) for s in size)
+    nearest = [max(MIN_SIDE, min(MAX_SIDE, round(side / STRIDE) * STRIDE)) for side in (H, W)]
+    for name, side in (("height", H), ("width", W)):
+        if side % STRIDE or not MIN_SIDE <= side <= MAX_SIDE:
+            raise UserError(f"input {name} {side} is not a multiple of {STRIDE} in {MIN_SIDE}..{MAX_SIDE}: "
+                            f"pass e.g. --size {nearest[0]}x{nearest[1]}")
+    return H, W
+
+
+def export_model(model: MaskRCNN, out_path: str, size: tuple[int, int], *, batch_size: int = 1,
+                 opset: int = OPSET) -> int:
+    """Export model's deploy forward at a static size; returns the main graph's node count."""
+    deploy = DeployMaskRCNN(model.eval(), check_size(size)).eval()
+    images = torch.zeros(batch_size, 3, *deploy.image_size, dtype=torch.uint8)
+    with torch.no_grad():
+        program = torch.onnx.export(deploy, (images,), dynamo=True, opset_version=opset, input_names=["images"],
+                                    output_names=list(OUTPUT_NAMES), custom_translation_table=translation_table(),
+                                    optimize=True, verbose=False)
+    proto = program.model_proto
+    num_levels = len(model.roi_heads.box_roi_pool.featmap_names)
+    proto.functions.extend([multilevel_roi_align_function(num_levels, opset), batched_nms_function(opset)])
+    if not any(o.domain == DOMAIN for o in proto.opset_import):
+        proto.opset_import.append(onnx.helper.make_opsetid(DOMAIN, VERSION))
+    onnx.checker.check_model(proto)
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    onnx.save(proto, out_path)
+    return len(proto.graph.node)
+
+
+def write_sidecar(model_path: str, model: MaskRCNN, *, arch: str, classes, size, opset: int, sha256: str) -> str:
+    """What the runtime needs to know about model.onnx, next to it as model.json."""
+    info = {"arch": arch, "classes": list(classes), "input_size": list(size), "precision": "fp32",
+            "score_threshold": model.roi_heads.score_thresh, "detections": model.roi_heads.detections_per_img,
+            "mask_size": 28, "opset": opset, "checkpoint_sha256": sha256, "mrcnn_edge_version": __version__}
+    path = sidecar_path(model_path)
+    with open(path, "w") as f:
+        json.dump(info, f, indent=2)
+    return path
+
+
+def export_onnx(weights: str, out_path: str, size: tuple[int, int] | None = None, arch: str | None = None, *,
+                batch_size: int = 1, opset: int = OPSET, progress: bool = True, **test_settings) -> ExportResult:
+    """Export a checkpoint to ONNX. size (H, W) defaults to the checkpoint's input size, else 800x800;
+    test_settings are MaskRCNN's (box_score_thresh, box_detections_per_img, ...)."""
+    from ..model.checkpoint import load_model
+
+    start = time.perf_counter()
+    if size:
+        check_size(size)  # before the slow part
+    model, ckpt = load_model(weights, arch, **test_settings)
+    size = check_size(size or ckpt.input_size or DEFAULT_SIZE)
+    with tqdm(total=2, desc=f"export {ckpt.arch} at {size[0]}x{size[1]}", disable=not progress, leave=False) as bar:
+        nodes = export_model(model, out_path, size, batch_size=batch_size, opset=opset)
+        bar.update()
+        bar.set_description("write sidecar")
+        sidecar = write_sidecar(out_path, model, arch=ckpt.arch, classes=ckpt.classes, size=size, opset=opset,
+                                sha256=ckpt.sha256)
+        bar.update()
+    return ExportResult(out_path, sidecar, nodes, time.perf_counter() - start, os.path.getsize(out_path))

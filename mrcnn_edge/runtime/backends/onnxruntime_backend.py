@@ -1,0 +1,83 @@
+"""ONNX Runtime backend: runs model.onnx on the CPU (or the CUDA execution provider where present)."""
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+
+import numpy as np
+
+from ...errors import UserError
+from .sidecar import read_sidecar
+
+INPUT = "images"
+OUTPUTS = ("num_detections", "boxes", "scores", "classes", "masks")
+
+
+def _optimized_path(model_path: str) -> str:
+    """Where the optimised graph is cached: next to the model, keyed by the model's size and mtime, so
+    a re-exported model never runs a stale cache."""
+    stat = os.stat(model_path)
+    key = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    return f"{os.path.splitext(model_path)[0]}.{key}.ort_opt.onnx"
+
+
+class OnnxRuntimeBackend:
+    """images uint8 [B,3,H,W] -> dict of the contract's output arrays."""
+
+    name = "onnxruntime"
+
+    def __init__(self, path: str, threads: int | None = None):
+        import onnxruntime as ort
+
+        if not os.path.isfile(path):
+            raise UserError(f"model not found: {path} (export one with `mrcnn-edge export`)")
+        self.info = read_sidecar(path)
+        cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+        self.providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
+        self.session = self._session(ort, path, threads, cache=not cuda)  # the cache is CPU-specific
+        self._check_contract(path)
+
+    @staticmethod
+    def _session_options(ort, threads: int | None):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.inter_op_num_threads = 1  # one chain of big ops: parallelism within ops pays, across does not
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3  # the cache is used on this machine only: its hardware warning is moot
+        return options
+
+    def _session(self, ort, path: str, threads: int | None, cache: bool):
+        options = self._session_options(ort, threads)
+        optimized = _optimized_path(path)
+        try:
+            if cache and os.path.isfile(optimized):
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # done once already
+                return ort.InferenceSession(optimized, options, providers=self.providers)
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            if cache:
+                for stale in glob.glob(f"{glob.escape(os.path.splitext(path)[0])}.*.ort_opt.onnx"):
+                    os.remove(stale)
+                options.optimized_model_filepath = optimized
+            return ort.InferenceSession(path, options, providers=self.providers)
+        except Exception as e:  # ORT raises its own exception types for unreadable or invalid graphs
+            raise UserError(f"{path} is not a loadable ONNX model ({str(e).splitlines()[0][:160]})") from None
+
+    def _check_contract(self, path: str) -> None:
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        outputs = {o.name for o in self.session.get_outputs()}
+        missing = [n for n in OUTPUTS if n not in outputs]
+        if INPUT not in inputs or inputs[INPUT].type != "tensor(uint8)" or missing:
+            raise UserError(f"{path} is not an mrcnn-edge model: it needs a uint8 input '{INPUT}' and outputs "
+                            f"{', '.join(OUTPUTS)}" + (f" (missing {', '.join(missing)})" if missing else ""))
+        self.input_shape = inputs[INPUT].shape
+
+    def infer(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        expected = self.input_shape  # [B,3,H,W]; a symbolic B is a str
+        if (not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4
+                or any(isinstance(e, int) and e != g for e, g in zip(expected, images.shape))):
+            given = f"{'x'.join(map(str, images.shape))} {images.dtype}" if isinstance(images, np.ndarray) \
+                else type(images).__name__
+            raise UserError(f"the model takes uint8 images {'x'.join(map(str, expected))}, not {given}: "
+                            "letterbox frames with mrcnn_edge.runtime.preprocess")
+        return dict(zip(OUTPUTS, self.session.run(list(OUTPUTS), {INPUT: images})))

@@ -1,0 +1,53 @@
+"""Raw model outputs -> Detections in the frame: boxes mapped back, masks pasted as torchvision does."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .detections import Detections
+from .preprocess import Letterbox
+
+MASK_THRESHOLD = 0.5
+
+
+def expand_boxes(boxes: np.ndarray, scale: float) -> np.ndarray:
+    """torchvision's expand_boxes: grow boxes [N,4] about their centres by scale."""
+    half_w = (boxes[:, 2] - boxes[:, 0]) * 0.5 * scale
+    half_h = (boxes[:, 3] - boxes[:, 1]) * 0.5 * scale
+    cx, cy = (boxes[:, 2] + boxes[:, 0]) * 0.5, (boxes[:, 3] + boxes[:, 1]) * 0.5
+    return np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], 1)
+
+
+def paste_masks(masks: np.ndarray, boxes: np.ndarray, height: int, width: int,
+                threshold: float = MASK_THRESHOLD) -> np.ndarray:
+    """torchvision's paste_masks_in_image, thresholded: masks [N,M,M] probabilities in boxes [N,4]
+    (frame pixels) -> bool [N,height,width].
+
+    As torchvision: pad each mask by one pixel, grow its box by (M+2)/M to match, truncate the box to
+    integers, resize the mask bilinearly to the box and keep the part inside the frame. Only the box
+    is resized (one cv2.resize per box), never the whole frame.
+    """
+    N, M, _ = masks.shape
+    out = np.zeros((N, height, width), bool)
+    padded = np.pad(masks.astype(np.float32), ((0, 0), (1, 1), (1, 1)))
+    int_boxes = expand_boxes(boxes, (M + 2) / M).astype(np.int64)  # truncation, as .to(torch.int64)
+    for n, (x0, y0, x1, y1) in enumerate(int_boxes):
+        w, h = max(int(x1 - x0 + 1), 1), max(int(y1 - y0 + 1), 1)
+        left, right = max(x0, 0), min(x1 + 1, width)
+        top, bottom = max(y0, 0), min(y1 + 1, height)
+        if left >= right or top >= bottom:
+            continue
+        mask = cv2.resize(padded[n], (w, h), interpolation=cv2.INTER_LINEAR)
+        out[n, top:bottom, left:right] = mask[top - y0: bottom - y0, left - x0: right - x0] > threshold
+    return out
+
+
+def to_detections(raw: dict[str, np.ndarray], letterbox: Letterbox, class_names=(), image: int = 0) -> Detections:
+    """One image's rows of the model outputs (num_detections, boxes, scores, classes, masks) -> Detections."""
+    n = int(raw["num_detections"][image])
+    H, W = letterbox.frame_height, letterbox.frame_width
+    boxes = raw["boxes"][image, :n] / letterbox.scale
+    boxes = np.clip(boxes, 0, [W, H, W, H]).astype(np.float32)  # as torchvision's clip to the image
+    masks = paste_masks(raw["masks"][image, :n], boxes, H, W)
+    return Detections(boxes, raw["scores"][image, :n].astype(np.float32), raw["classes"][image, :n].astype(np.int32),
+                      masks, list(class_names))

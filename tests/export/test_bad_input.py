@@ -1,0 +1,81 @@
+"""Bad input: one-line UserErrors from the library, and through the CLI a non-zero exit with one line."""
+import json
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from mrcnn_edge.cli import main
+from mrcnn_edge.errors import UserError
+from mrcnn_edge.export.onnx_export import export_onnx
+from mrcnn_edge.runtime import Predictor
+
+
+def _one_line(error: pytest.ExceptionInfo) -> str:
+    message = str(error.value)
+    assert message and "\n" not in message
+    return message
+
+
+@pytest.fixture()
+def foreign_onnx(tmp_path):
+    """A valid ONNX model that is not ours (an Identity), with a sidecar that looks like ours."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])
+    model = helper.make_model(helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y]),
+                              opset_imports=[helper.make_opsetid("", 18)])
+    path = tmp_path / "foreign.onnx"
+    onnx.save(model, path)
+    return path
+
+
+def test_missing_checkpoint(tmp_path):
+    with pytest.raises(UserError) as error:
+        export_onnx(str(tmp_path / "missing.pth"), str(tmp_path / "m.onnx"), progress=False)
+    assert "not found" in _one_line(error)
+
+
+@pytest.mark.parametrize("size", [(500, 512), (512, 288), (1376, 320)])
+def test_bad_size(light_random_checkpoint, tmp_path, size):
+    with pytest.raises(UserError) as error:
+        export_onnx(light_random_checkpoint, str(tmp_path / "m.onnx"), size, progress=False)
+    assert "multiple of 32" in _one_line(error)
+
+
+def test_onnx_without_sidecar(foreign_onnx):
+    with pytest.raises(UserError) as error:
+        Predictor.from_onnx(str(foreign_onnx))
+    assert "sidecar" in _one_line(error)
+
+
+def test_onnx_not_ours(foreign_onnx):
+    sidecar = {"arch": "x", "classes": [], "input_size": [320, 320], "precision": "fp32", "detections": 1}
+    foreign_onnx.with_suffix(".json").write_text(json.dumps(sidecar))
+    with pytest.raises(UserError) as error:
+        Predictor.from_onnx(str(foreign_onnx))
+    assert "not an mrcnn-edge model" in _one_line(error)
+
+
+@pytest.mark.parametrize("frame", [[[0, 0, 0]], np.zeros((64, 64, 3), np.float32), np.zeros((64, 64), np.uint8)])
+def test_bad_frame(light_random_onnx, frame):
+    predictor = Predictor.from_onnx(light_random_onnx.path)
+    with pytest.raises(UserError) as error:
+        predictor(frame)
+    assert "HxWx3 uint8" in _one_line(error)
+
+
+def test_wrong_input_size(light_random_onnx):
+    predictor = Predictor.from_onnx(light_random_onnx.path)
+    with pytest.raises(UserError) as error:
+        predictor.infer(np.zeros((1, 3, 320, 352), np.uint8))
+    assert "1x3x320x320" in _one_line(error)
+
+
+@pytest.mark.parametrize("argv", [["--weights", "/nonexistent/model.pth"], ["--size", "500x512"]])
+def test_cli_one_line_error(light_random_checkpoint, tmp_path, capsys, argv):
+    if "--weights" not in argv:
+        argv = argv + ["--weights", light_random_checkpoint]
+    assert main(["export", *argv, "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("mrcnn-edge export: error: ") and "Traceback" not in err
