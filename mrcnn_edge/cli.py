@@ -26,6 +26,84 @@ def _eval(args) -> None:
     print(evaluate_cli(args.model, num_images=args.num_images, out_json=args.json))
 
 
+def _run(args) -> None:
+    from .runtime.run import run_stream
+
+    print(run_stream(args.model, args.source, out=args.out, jsonl=args.jsonl, coco=args.coco,
+                     report_dir=args.report_dir, max_frames=args.max_frames, show=args.show).summary())
+
+
+def _demo(args) -> None:
+    from .runtime.demo import run_demo
+
+    print(run_demo(args.out_dir, num_frames=args.frames, size=args.size).summary())
+
+
+def _bench(args) -> None:
+    from .runtime.bench import bench
+
+    print(bench(args.model, video=args.video, warmup=args.warmup, iterations=args.iterations,
+                vs_eager=args.vs_eager, checkpoint=args.checkpoint, out_dir=args.out_dir).summary())
+
+
+def _export(args) -> None:
+    from .export.onnx_export import export_onnx
+    from .model.zoo import default_checkpoint
+
+    result = export_onnx(args.weights or default_checkpoint(), args.out, args.size, args.arch)
+    print(f"exported {result.path} in {result.seconds:.1f} s: {result.nodes} nodes, "
+          f"{result.size_bytes / 2**20:.1f} MiB (sidecar {result.sidecar})")
+
+
+def _build(args) -> None:
+    from .engine.build import build
+
+    print(build(args.model, args.precision, args.out_dir, plugins=args.plugins, workspace_mb=args.workspace_mb,
+                dla_core=args.dla_core, timing_cache=args.timing_cache, opt_level=args.opt_level,
+                max_batch=args.max_batch, calibration=args.calibration).summary())
+
+
+def _export_triton(args) -> None:
+    from .engine.triton import export_triton
+
+    print(export_triton(args.model, args.repository, name=args.name, instances=args.instances, kind=args.kind,
+                        max_batch=args.max_batch).summary())
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not HxW, e.g. 512x512") from None
+    return height, width
+
+
+def _surgery(args) -> None:
+    from .surgery.surgeon import surgeon
+
+    print(surgeon(args.model, args.out).summary())
+
+
+def _inspect(args) -> None:
+    from .surgery.inspect import describe_model
+
+    print(describe_model(args.model))
+
+
+def _calibrate(args) -> None:
+    from .precision.calibrate import calibrate
+
+    r = calibrate(args.model, args.source, args.method, args.num_images, args.cache)
+    print(f"calibrated {r.tensors} tensors on {r.num_images} images ({r.method}) in {r.seconds:.0f} s: {r.cache}")
+
+
+def _quantize(args) -> None:
+    from .precision.convert import convert
+
+    r = convert(args.model, args.precision, cache=args.cache, out=args.out, keep_float=tuple(args.keep_float))
+    print(f"wrote {r.path} in {r.seconds:.1f} s")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mrcnn-edge", description=__doc__)
     parser.add_argument("--version", action="version", version=f"mrcnn-edge {__version__}")
@@ -42,10 +120,98 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_train)
 
     p = sub.add_parser("eval", help="COCO box and mask AP on the synthetic val set")
-    p.add_argument("--model", default=None, help="checkpoint (.pth); default: the shipped model")
+    p.add_argument("--model", nargs="+", default=None,
+                   help="checkpoints (.pth, run in torchvision eager) and/or artifacts (.onnx, .engine); "
+                        "the first is the reference. Default: the shipped checkpoint")
     p.add_argument("--num-images", type=int, default=200)
     p.add_argument("--json", default=None, help="write the result as JSON here")
     p.set_defaults(func=_eval)
+
+    p = sub.add_parser("export", help="export a checkpoint to ONNX (fixed input size) with its sidecar JSON")
+    p.add_argument("--arch", default=None, help="architecture; default: what the checkpoint says")
+    p.add_argument("--weights", default=None, help="checkpoint (.pth); default: the shipped model")
+    p.add_argument("--size", type=_size, default=None,
+                   help="HxW, multiples of 32; default: the checkpoint's input size, else 800x800")
+    p.add_argument("-o", "--out", default="model.onnx")
+    p.set_defaults(func=_export)
+
+    p = sub.add_parser("run", help="stream a camera, video, URL, GStreamer pipeline or images through a model")
+    p.add_argument("--model", required=True, help="an .onnx from `mrcnn-edge export` (or an .engine)")
+    p.add_argument("--source", required=True,
+                   help="camera index (0), video file, rtsp:// or http(s):// URL, GStreamer pipeline "
+                        "('... ! appsink'), image file, folder or glob")
+    p.add_argument("--out", default=None, help="write the annotated video here (.mp4)")
+    p.add_argument("--jsonl", default=None, help="write each frame's detections here (JSON Lines, RLE masks)")
+    p.add_argument("--coco", default=None, help="write COCO results JSON here (image folders)")
+    p.add_argument("--report-dir", default=None, help="write report.json and latency.png here")
+    p.add_argument("--max-frames", type=int, default=None)
+    p.add_argument("--show", action="store_true", help="show the annotated frames in a window (needs a display)")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("demo", help="the shipped model on a generated video: annotated video and latency report")
+    p.add_argument("--out-dir", default="demo_out")
+    p.add_argument("--frames", type=int, default=120)
+    p.add_argument("--size", type=int, default=512, help="frame and model input size (square)")
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("bench", help="latency and throughput of a model on real frames")
+    p.add_argument("--model", required=True, help="an .onnx from `mrcnn-edge export` (or an .engine)")
+    p.add_argument("--video", default=None, help="frames to use; default: a generated synthetic video")
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--iterations", type=int, default=50)
+    p.add_argument("--vs-eager", action="store_true", help="also time torchvision eager on the same frames")
+    p.add_argument("--checkpoint", default=None, help="eager's checkpoint (.pth); default: the shipped model")
+    p.add_argument("--out-dir", default="bench_out")
+    p.set_defaults(func=_bench)
+    p = sub.add_parser("surgery", help="model.onnx -> model.trt.onnx: regions replaced by our TensorRT plugins")
+    p.add_argument("model")
+    p.add_argument("-o", "--out", default=None, help="default: <model>.trt.onnx")
+    p.set_defaults(func=_surgery)
+
+    p = sub.add_parser("inspect", help="inputs, outputs, plugin nodes and sidecar of an ONNX model")
+    p.add_argument("model")
+    p.set_defaults(func=_inspect)
+
+    p = sub.add_parser("calibrate", help="INT8 calibration: activation ranges -> a reusable cache (JSON)")
+    p.add_argument("model", help="model.onnx (calibrate the plain graph; the cache also serves model.trt.onnx)")
+    p.add_argument("--source", default="synthetic", help="image folder, glob, video, or 'synthetic'")
+    p.add_argument("--method", default="entropy", choices=["entropy", "percentile", "minmax"])
+    p.add_argument("--num-images", type=int, default=32)
+    p.add_argument("--cache", default=None, help="default: <model>.calib.<method>.json")
+    p.set_defaults(func=_calibrate)
+
+    p = sub.add_parser("quantize", help="model[.trt].onnx -> model.<precision>[.trt].onnx (fp16, or int8 Q/DQ)")
+    p.add_argument("model")
+    p.add_argument("--precision", required=True, choices=["fp16", "int8"])
+    p.add_argument("--cache", default=None, help="int8: the cache from `mrcnn-edge calibrate`")
+    p.add_argument("--keep-float", nargs="*", default=[], choices=["first_conv", "head_outputs"],
+                   help="int8: layers to keep in float for accuracy")
+    p.add_argument("-o", "--out", default=None)
+    p.set_defaults(func=_quantize)
+
+    p = sub.add_parser("build", help="compile a model for this machine: a TensorRT engine, else its ONNX Runtime model")
+    p.add_argument("--model", required=True, help="model.onnx (or its plugin graph model[.<precision>].trt.onnx)")
+    p.add_argument("--precision", choices=("fp16", "int8", "fp32"), default="fp16")
+    p.add_argument("--out-dir", default=None, help="default: beside the model")
+    p.add_argument("--plugins", default=None, help="libmrcnn_edge_plugins.so; default: $MRCNN_EDGE_PLUGINS, "
+                                                   "else build/cmake of this checkout")
+    p.add_argument("--workspace-mb", type=int, default=4096, help="TensorRT workspace limit")
+    p.add_argument("--dla-core", type=int, default=None, help="build for this DLA core (Jetson Orin), GPU fallback")
+    p.add_argument("--timing-cache", default=None, help="TensorRT timing cache; default: tensorrt.timing.cache "
+                                                        "in the output folder")
+    p.add_argument("--opt-level", type=int, default=3, choices=range(6), help="TensorRT builder optimisation level")
+    p.add_argument("--max-batch", type=int, default=8, help="largest batch, for graphs with a dynamic batch axis")
+    p.add_argument("--calibration", default=None, help="int8 without TensorRT: the `mrcnn-edge calibrate` cache")
+    p.set_defaults(func=_build)
+
+    p = sub.add_parser("export-triton", help="write a Triton Inference Server model repository for a model")
+    p.add_argument("--model", required=True, help="an .engine from `mrcnn-edge build`, or an .onnx")
+    p.add_argument("--repository", default="triton_models")
+    p.add_argument("--name", default=None, help="model name; default: <model>_<precision>")
+    p.add_argument("--instances", type=int, default=1, help="instances of the model Triton runs")
+    p.add_argument("--kind", choices=("gpu", "cpu"), default=None, help="default: gpu for an engine, cpu for ONNX")
+    p.add_argument("--max-batch", type=int, default=8, help="batch limit of an ONNX model with a dynamic batch axis")
+    p.set_defaults(func=_export_triton)
     return parser
 
 

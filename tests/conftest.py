@@ -2,6 +2,7 @@ import os
 
 import pytest
 import torch
+from torch import nn
 
 # Tests share 2 cores with each other's subprocesses; one intra-op thread each keeps timings sane.
 torch.set_num_threads(int(os.environ.get("MRCNN_EDGE_TEST_THREADS", "2")))
@@ -14,3 +15,41 @@ def shipped_checkpoint():
     if not os.path.isfile(SHIPPED_CHECKPOINT):
         pytest.fail(f"shipped checkpoint missing: {SHIPPED_CHECKPOINT}")
     return SHIPPED_CHECKPOINT
+
+
+def random_resnet_checkpoint(arch: str, path: str) -> str:
+    """Seeded random init with 4 classes. The classifier is drawn wider than torchvision's std 0.01, which
+    leaves every class score tied at ~1/C: spread scores make comparisons about boxes, not tie-breaking."""
+    from mrcnn_edge.model.architectures import build_model
+    from mrcnn_edge.model.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_model(arch, num_classes=5)
+    nn.init.normal_(model.roi_heads.box_predictor.cls_score.weight, std=0.5)
+    save_checkpoint(path, model, arch=arch, classes=[f"c{i}" for i in range(1, 5)])
+    return path
+
+
+@pytest.fixture(scope="session")
+def exported_model(tmp_path_factory, shipped_checkpoint):
+    """exported_model(arch, (H, W)) -> path of model.onnx, exported once per session and shared.
+
+    arch "shipped" is the shipped checkpoint; the ResNet-50 architectures are seeded random inits
+    exported with score threshold 0 so that detections exist.
+    """
+    from mrcnn_edge.export.onnx_export import export_onnx
+
+    root = tmp_path_factory.mktemp("exports")
+    cache: dict = {}
+
+    def get(arch: str, size: tuple[int, int]) -> str:
+        if (arch, size) not in cache:
+            out = str(root / f"{arch}_{size[0]}x{size[1]}.onnx")
+            if arch == "shipped":
+                cache[arch, size] = export_onnx(shipped_checkpoint, out, size, progress=False).path
+            else:
+                weights = random_resnet_checkpoint(arch, str(root / f"{arch}.pth"))
+                cache[arch, size] = export_onnx(weights, out, size, progress=False, box_score_thresh=0.0).path
+        return cache[arch, size]
+
+    return get

@@ -101,9 +101,9 @@ def bench(model, *, video: str | None = None, warmup: int = 5, iterations: int =
           checkpoint: str | None = None, out_dir: str = "bench_out") -> BenchResult:
     """Benchmark `model` (a path or a loaded predictor); writes bench.json, latency.png and bench.md into out_dir."""
     from .demo import make_video
-    from .run import load_predictor
+    from .predictor import Predictor
 
-    predictor = load_predictor(model) if isinstance(model, str) else model
+    predictor = Predictor.from_path(model) if isinstance(model, str) else model
     video = video or make_video(os.path.join(out_dir, "bench_frames.mp4"), num_frames=30,
                                 size=max(predictor.input_size))
     frames = load_frames(video, limit=max(iterations, warmup))

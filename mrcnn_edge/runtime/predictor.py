@@ -1,8 +1,11 @@
 """Predictor: frame -> Detections, in three stages the streaming runtime times one by one."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
+from ..errors import UserError
 from .detections import Detections
 from .postprocess import to_detections
 from .preprocess import Letterbox, letterbox
@@ -25,6 +28,32 @@ class Predictor:
         from .backends.onnxruntime_backend import OnnxRuntimeBackend
 
         return cls(OnnxRuntimeBackend(path, threads))
+
+    @classmethod
+    def from_engine(cls, path: str) -> "Predictor":
+        from ..engine.metadata import import_tensorrt
+        from .backends.tensorrt_backend import TensorRTBackend
+
+        if import_tensorrt() is None:
+            raise UserError(f"TensorRT is not installed, so {path} cannot run here: run the .onnx model on "
+                            "ONNX Runtime instead (`mrcnn-edge build` prepares it)")
+        return cls(TensorRTBackend(path))
+
+    @classmethod
+    def from_path(cls, path: str, threads: int | None = None) -> "Predictor":
+        """The right backend for a model file: .engine on TensorRT; .onnx on ONNX Runtime, with the
+        plugins' CPU reference when the graph has plugin nodes (model.trt.onnx)."""
+        if not os.path.isfile(path):
+            raise UserError(f"model not found: {path} (pass an .onnx from `mrcnn-edge export`, or an .engine)")
+        if path.endswith(".engine"):
+            return cls.from_engine(path)
+        if not path.endswith(".onnx"):
+            raise UserError(f"unsupported model file {path}: pass an .onnx or .engine")
+        from .backends.plugin_graph_backend import PluginGraphBackend, has_plugin_nodes
+
+        if has_plugin_nodes(path):
+            return cls(PluginGraphBackend(path, threads))
+        return cls.from_onnx(path, threads)
 
     def preprocess(self, frame: np.ndarray, bgr: bool = False) -> tuple[np.ndarray, Letterbox]:
         """frame [h,w,3] uint8 -> (images uint8 [1,3,H,W], the letterbox to map results back)."""

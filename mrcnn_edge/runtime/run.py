@@ -29,25 +29,6 @@ class RunResult:
         return "\n".join(lines)
 
 
-def load_predictor(model: str):
-    """A Predictor for a model file: .onnx on ONNX Runtime; .engine needs TensorRT."""
-    if not os.path.isfile(model):
-        raise UserError(f"model not found: {model} (pass an .onnx from `mrcnn-edge export`, or an .engine)")
-    if model.endswith(".engine"):
-        try:
-            import tensorrt  # noqa: F401
-        except ImportError:
-            raise UserError("TensorRT is not installed, so an .engine cannot run here: "
-                            "run the .onnx model on ONNX Runtime instead") from None
-        raise UserError("running .engine files arrives with the TensorRT backend in a later release: "
-                        "run the .onnx model on ONNX Runtime for now")
-    if not model.endswith(".onnx"):
-        raise UserError(f"unsupported model file {model}: pass an .onnx or .engine")
-    from .predictor import Predictor
-
-    return Predictor.from_onnx(model)
-
-
 def _open_sinks(out, jsonl, coco, show, video_fps) -> list:
     from .sinks import CocoResultsSink, JsonlSink, VideoSink, WindowSink
 
@@ -87,7 +68,9 @@ def run_stream(model, source, *, out: str | None = None, jsonl: str | None = Non
     from .sources import open_source
 
     notify = notify or (lambda message: print(f"note: {message}", file=sys.stderr))
-    predictor = load_predictor(model) if isinstance(model, str) else model
+    from .predictor import Predictor
+
+    predictor = Predictor.from_path(model) if isinstance(model, str) else model
     src = open_source(source, stall_timeout_s=stall_timeout_s) if isinstance(source, str) else source
     meter = error = None
     sinks = []

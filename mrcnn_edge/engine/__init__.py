@@ -1,0 +1,2 @@
+"""The last stage: TensorRT engine build (GPU machines), its metadata check, Triton model repositories.
+TensorRT is imported lazily, so everything here but the build itself works without it."""

@@ -1,0 +1,117 @@
+"""`mrcnn-edge build`: the last stage. A TensorRT engine where TensorRT is installed; elsewhere the
+ONNX Runtime model of the same precision, with one line saying so (never a crash, never a fake engine)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+
+from ..errors import UserError
+from ..runtime.backends.sidecar import read_sidecar, sidecar_path
+from .metadata import PRECISIONS, check_contract, import_tensorrt, onnx_io
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    path: str        # the .engine, or the ONNX Runtime model
+    metadata: str    # its .engine.json, or the ONNX model's sidecar
+    backend: str     # "tensorrt" | "onnxruntime"
+    precision: str   # what was built
+    requested: str   # what was asked for
+    seconds: float
+
+    def summary(self) -> str:
+        if self.backend == "tensorrt":
+            return f"built {self.path} (TensorRT, {self.precision}) in {self.seconds:.1f} s; metadata {self.metadata}"
+        why = " (the CPU has no fp16 speed-up)" if self.requested != self.precision else ""
+        return (f"TensorRT not found: built the ONNX Runtime {self.precision} model {self.path} instead{why} "
+                f"in {self.seconds:.1f} s")
+
+
+def model_stem(onnx_path: str) -> str:
+    """`model` for model.onnx, model.trt.onnx, model.fp16.trt.onnx, model.int8.onnx, model.fp16.engine."""
+    name = os.path.basename(onnx_path).removesuffix(".engine").removesuffix(".onnx").removesuffix(".trt")
+    for precision in PRECISIONS:
+        name = name.removesuffix(f".{precision}")
+    return name
+
+
+def tensorrt_graph(onnx_path: str, precision: str) -> str:
+    """The graph TensorRT builds: the plugin graph of that precision (model.trt.onnx for fp32)."""
+    if not onnx_path.endswith(".trt.onnx"):
+        suffix = "" if precision == "fp32" else f".{precision}"
+        onnx_path = os.path.join(os.path.dirname(onnx_path), f"{model_stem(onnx_path)}{suffix}.trt.onnx")
+        if not os.path.isfile(onnx_path):
+            raise UserError(f"{onnx_path} not found: TensorRT builds the plugin graph of the precision asked for "
+                            "(graph surgery: `mrcnn-edge export --target tensorrt`, then the precision stage)")
+    have = read_sidecar(onnx_path).get("precision", "fp32")
+    if have != precision:
+        raise UserError(f"{onnx_path} is a {have} graph: a {precision} engine needs the {precision} graph "
+                        f"{model_stem(onnx_path)}.{precision}.trt.onnx")
+    return onnx_path
+
+
+def _link(src: str, dst: str) -> None:
+    """dst becomes src's content: a hard link where the file system allows, else a copy."""
+    if os.path.exists(dst):
+        os.remove(dst)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def _quantize_int8(onnx_in: str, onnx_out: str, calibration: str | None) -> None:
+    """The one place `build` calls the precision stage. calibration: the cache of `mrcnn-edge calibrate`
+    (default: its entropy cache next to the model)."""
+    from ..precision.int8 import quantize_int8
+
+    cache = calibration or f"{os.path.splitext(onnx_in)[0]}.calib.entropy.json"
+    quantize_int8(onnx_in, onnx_out, cache, target="onnxruntime")
+
+
+def _onnxruntime_build(onnx_path: str, precision: str, out_dir: str, calibration: str | None) -> BuildResult:
+    """Without TensorRT: the ONNX Runtime model of `precision`, from the fp32 export model.onnx."""
+    start = time.perf_counter()
+    info = read_sidecar(onnx_path)
+    if onnx_path.endswith(".trt.onnx") or info.get("precision", "fp32") != "fp32":
+        raise UserError(f"without TensorRT, build starts from the fp32 export {model_stem(onnx_path)}.onnx, "
+                        f"not {os.path.basename(onnx_path)}")
+    built = "int8" if precision == "int8" else "fp32"  # fp16: no speed-up on the CPU, so fp32
+    out = os.path.join(out_dir, f"{model_stem(onnx_path)}.{built}.onnx")
+    if os.path.abspath(out) == os.path.abspath(onnx_path):
+        raise UserError(f"{out} would overwrite its own source: export to model.onnx, or pass another --out-dir")
+    if built == "int8":
+        _quantize_int8(onnx_path, out, calibration)
+    else:
+        _link(onnx_path, out)
+        with open(sidecar_path(out), "w") as f:
+            json.dump({**info, "precision": "fp32"}, f, indent=2)
+    return BuildResult(out, sidecar_path(out), "onnxruntime", built, precision, time.perf_counter() - start)
+
+
+def build(onnx_path: str, precision: str = "fp16", out_dir: str | None = None, *, plugins: str | None = None,
+          workspace_mb: int = 4096, dla_core: int | None = None, timing_cache: str | None = None,
+          opt_level: int = 3, max_batch: int = 8, calibration: str | None = None) -> BuildResult:
+    """Build `onnx_path` (model.onnx, or its plugin graph) at `precision` into out_dir (default: beside it).
+
+    With TensorRT: model.<precision>.engine + .engine.json from model.<precision>.trt.onnx.
+    Without: the ONNX Runtime model of that precision (int8 needs `mrcnn-edge calibrate`'s cache).
+    """
+    if precision not in PRECISIONS:
+        raise UserError(f"unknown precision '{precision}': choose {', '.join(PRECISIONS)}")
+    if not os.path.isfile(onnx_path):
+        raise UserError(f"model not found: {onnx_path} (export one with `mrcnn-edge export`)")
+    out_dir = out_dir or os.path.dirname(os.path.abspath(onnx_path))
+    os.makedirs(out_dir, exist_ok=True)
+    if import_tensorrt() is None:
+        check_contract(onnx_io(onnx_path), onnx_path)
+        return _onnxruntime_build(onnx_path, precision, out_dir, calibration)
+    from .tensorrt_build import build_engine
+
+    graph = tensorrt_graph(onnx_path, precision)
+    check_contract(onnx_io(graph), graph)
+    return build_engine(graph, precision, out_dir, plugins=plugins, workspace_mb=workspace_mb, dla_core=dla_core,
+                        timing_cache=timing_cache, opt_level=opt_level, max_batch=max_batch)

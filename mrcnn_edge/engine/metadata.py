@@ -1,0 +1,110 @@
+"""What an engine depends on, written at build time and checked before it runs.
+
+An engine runs only with the TensorRT release, the GPU model and the plugin binary it was built
+with: TensorRT refuses (or, for a plugin, silently misreads) anything else. `.engine.json` records
+the three, and `check_engine_metadata` turns a mismatch into one line that says to rebuild.
+No TensorRT import here: the check is pure so that it is tested on machines without a GPU.
+"""
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+from typing import Any
+
+import onnx
+
+from ..errors import UserError
+
+PRECISIONS = ("fp32", "fp16", "int8")
+PLUGIN_LIBRARY = "libmrcnn_edge_plugins.so"
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The output contract of ARCHITECTURE.md: tensor name -> numpy dtype name.
+CONTRACT = {"images": "uint8", "num_detections": "int32", "boxes": "float32", "scores": "float32",
+            "classes": "int32", "masks": "float32"}
+# (key in .engine.json "engine", what it is): each must equal this machine's value.
+CHECKED = (("tensorrt_version", "TensorRT"), ("gpu", "GPU"), ("compute_capability", "compute capability"),
+           ("plugin_sha256", "plugin library sha256"))
+
+
+def sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def import_tensorrt() -> Any:
+    """The tensorrt module, or None where it is not installed. `tensorrt-stubs` alone leaves an
+    importable namespace package without `Builder`: that counts as not installed."""
+    try:
+        import tensorrt
+    except (ImportError, OSError):  # OSError: Python bindings present, libnvinfer missing
+        return None
+    return tensorrt if hasattr(tensorrt, "Builder") else None
+
+
+def plugin_library(path: str | None = None) -> str:
+    """The plugin library: `path`, else $MRCNN_EDGE_PLUGINS, else the CMake build tree of this checkout."""
+    path = path or os.environ.get("MRCNN_EDGE_PLUGINS")
+    if path is None:
+        found = sorted(glob.glob(os.path.join(_REPO, "build", "cmake", "**", PLUGIN_LIBRARY), recursive=True))
+        path = found[0] if found else os.path.join(_REPO, "build", "cmake", PLUGIN_LIBRARY)
+    if not os.path.isfile(path):
+        raise UserError(f"plugin library not found: {path} (build it with `cmake -S . -B build/cmake "
+                        "-DTensorRT_ROOT=<TensorRT> && cmake --build build/cmake`, or pass --plugins)")
+    return os.path.realpath(path)
+
+
+def onnx_io(onnx_path: str) -> dict[str, dict]:
+    """Inputs and outputs of a graph: name -> {"dtype": numpy name, "shape": dims, -1 where symbolic}."""
+    graph = onnx.load(onnx_path, load_external_data=False).graph
+    io = {}
+    for value in list(graph.input) + list(graph.output):
+        tensor = value.type.tensor_type
+        io[value.name] = {"dtype": onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name,
+                          "shape": [d.dim_value if d.HasField("dim_value") else -1 for d in tensor.shape.dim]}
+    return io
+
+
+def check_contract(io: dict[str, dict], path: str) -> None:
+    """A UserError unless `io` has the contract's tensors and types and a fixed image size."""
+    wrong = [f"{name} {dtype}" for name, dtype in CONTRACT.items() if io.get(name, {}).get("dtype") != dtype]
+    images = io.get("images", {}).get("shape", [])
+    if wrong or len(images) != 4 or min(images[1:]) <= 0:
+        raise UserError(f"{path} is not an mrcnn-edge model: it needs uint8 images [B,3,H,W] with fixed H, W and "
+                        f"outputs {', '.join(list(CONTRACT)[1:])}" + (f" (wrong or missing: {', '.join(wrong)})"
+                                                                     if wrong else ""))
+
+
+def engine_metadata_path(engine_path: str) -> str:
+    return engine_path + ".json"
+
+
+def read_engine_metadata(engine_path: str) -> dict:
+    path = engine_metadata_path(engine_path)
+    if not os.path.isfile(path):
+        raise UserError(f"{engine_path} has no {os.path.basename(path)}: rebuild it with `mrcnn-edge build`")
+    try:
+        with open(path) as f:
+            meta = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UserError(f"{path} is not valid JSON: rebuild the engine with `mrcnn-edge build`") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("engine"), dict):
+        raise UserError(f"{path} is not mrcnn-edge engine metadata: rebuild the engine with `mrcnn-edge build`")
+    return meta
+
+
+def check_engine_metadata(meta: dict, runtime: dict, engine: str = "the engine") -> None:
+    """A one-line UserError unless the engine was built for `runtime` (this machine: see CHECKED)."""
+    built: dict = meta["engine"] if isinstance(meta.get("engine"), dict) else {}
+    rebuild = (f"rebuild it here with `mrcnn-edge build --model {built.get('onnx', 'model.onnx')} "
+               f"--precision {meta.get('precision', 'fp32')}`")
+    for key, what in CHECKED:
+        if key not in built:
+            raise UserError(f"{engine}'s metadata lacks {key}: {rebuild}")
+        if built[key] != runtime[key]:
+            ours, theirs = (v[:12] if key == "plugin_sha256" else v for v in (built[key], runtime[key]))
+            raise UserError(f"{engine} was built for {what} {ours} but this machine has {theirs}: {rebuild}")

@@ -1,0 +1,73 @@
+"""INT8: explicit Quantize/DequantizeLinear pairs from a calibration cache (onnxruntime.quantization).
+
+Why ONNX Runtime's quantizer rather than hand-written Q/DQ insertion: it already knows per-channel
+weight scales, bias quantisation and which ops it may quantise; its `calibration_cache_path` makes
+ranges reusable; and it touches only the op types it is told to, so our plugin nodes (and the
+region function calls of model.onnx) pass through untouched. (NVIDIA ModelOpt's ONNX PTQ would do
+as well but pulls in a large dependency tree.)
+
+Two targets share one cache: TensorRT wants symmetric signed INT8 activations (zero point 0);
+ONNX Runtime's x86 kernels are fastest with unsigned activations (U8S8).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+
+import onnx
+from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+
+from ..errors import UserError
+from ..runtime.backends.sidecar import read_sidecar, sidecar_path
+from .calibrate import METHODS, read_cache
+from .placement import QUANTIZED_OP_TYPES, nodes_to_exclude
+
+TARGETS = {
+    "tensorrt": dict(activation_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True}),
+    "onnxruntime": dict(activation_type=QuantType.QUInt8, extra_options={}),
+}
+
+
+@dataclass
+class QuantizeResult:
+    path: str
+    target: str
+    method: str
+    kept_float: list[str]
+    quantized_nodes: int
+    seconds: float
+
+
+def quantize_int8(onnx_in: str, onnx_out: str, cache: str, *, target: str = "onnxruntime",
+                  keep_float: tuple[str, ...] = ()) -> QuantizeResult:
+    """Insert Q/DQ into `onnx_in` with ranges from `cache`; writes `onnx_out` and its sidecar."""
+    start = time.perf_counter()
+    if target not in TARGETS:
+        raise UserError(f"unknown int8 target '{target}': choose {', '.join(TARGETS)}")
+    ranges = read_cache(cache)
+    method = next(k for k, v in METHODS.items() if v == ranges.calibration_method)
+    model = onnx.load(onnx_in)
+    excluded = nodes_to_exclude(model, list(keep_float))
+    settings = TARGETS[target]
+    quantize_static(
+        onnx_in, onnx_out, calibration_data_reader=None, quant_format=QuantFormat.QDQ,
+        op_types_to_quantize=QUANTIZED_OP_TYPES, per_channel=True, weight_type=QuantType.QInt8,
+        activation_type=settings["activation_type"], nodes_to_exclude=excluded,
+        calibrate_method=ranges.calibration_method, calibration_cache_path=cache,
+        extra_options={"WeightSymmetric": True, **settings["extra_options"]},
+    )
+    quantized = sum(n.op_type == "DequantizeLinear" for n in onnx.load(onnx_out).graph.node)
+    _write_sidecar(onnx_in, onnx_out, target=target, method=method, cache=cache, kept_float=excluded)
+    return QuantizeResult(onnx_out, target, method, excluded, quantized, time.perf_counter() - start)
+
+
+def _write_sidecar(onnx_in: str, onnx_out: str, **int8) -> None:
+    meta = read_sidecar(onnx_in)
+    meta.update(precision="int8", int8={**int8, "cache": os.path.abspath(int8["cache"])})
+    tmp = sidecar_path(onnx_out) + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(meta, f, indent=2)
+    shutil.move(tmp, sidecar_path(onnx_out))

@@ -1,0 +1,57 @@
+"""Where Q/DQ goes: the placement TensorRT fuses well, kept as data.
+
+Inputs and weights of Conv, ConvTranspose and Gemm/MatMul are quantised. Everything else stays in
+float: RoIAlign and NMS (plugin regions), box decoding, softmax and the mask sigmoid, which consume
+the heads' float outputs. Optional exclusions trade speed for accuracy.
+"""
+from __future__ import annotations
+
+import onnx
+
+QUANTIZED_OP_TYPES = ["Conv", "ConvTranspose", "Gemm", "MatMul"]
+
+
+def _producers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
+    return {o: n for n in graph.node for o in n.output}
+
+
+def first_conv(graph: onnx.GraphProto) -> list[str]:
+    """The stem: the first Conv reached from the image (it sees raw pixels, the widest range)."""
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    return [convs[0].name] if convs else []
+
+
+def head_outputs(graph: onnx.GraphProto) -> list[str]:
+    """The last layer of each head: compute nodes whose outputs feed no other Conv/Gemm/MatMul.
+
+    These are the RPN objectness and box convs, the box predictor and the mask logits conv.
+    """
+    compute = [n for n in graph.node if n.op_type in QUANTIZED_OP_TYPES]
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+
+    def feeds_compute(name: str, depth: int = 0) -> bool:
+        for c in consumers.get(name, []):
+            if c.op_type in QUANTIZED_OP_TYPES or (depth < 6 and c.op_type in _PASS_THROUGH
+                                                   and any(feeds_compute(o, depth + 1) for o in c.output)):
+                return True
+        return False
+
+    return [n.name for n in compute if not any(feeds_compute(o) for o in n.output)]
+
+
+# Ops between two compute layers that keep values in the same domain (activations, BN, reshapes)
+_PASS_THROUGH = {"Relu", "HardSwish", "HardSigmoid", "Mul", "Add", "BatchNormalization", "Reshape", "Flatten",
+                 "Transpose", "Resize", "MaxPool", "Identity", "Cast", "Sigmoid", "Clip", "Concat", "Slice"}
+
+EXCLUSIONS = {"first_conv": first_conv, "head_outputs": head_outputs}
+
+
+def nodes_to_exclude(model: onnx.ModelProto, keep_float: list[str]) -> list[str]:
+    """Names of the nodes that the named exclusions keep in float."""
+    names: list[str] = []
+    for key in keep_float:
+        names += EXCLUSIONS[key](model.graph)
+    return names

@@ -1,0 +1,36 @@
+"""CPU backend for TensorRT-ready graphs (`model.trt.onnx`): ONNX Runtime plus the plugins' CPU reference.
+
+It exists so a graph can be checked on any machine before it is taken to a Jetson; it is not a fast path.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ...errors import UserError
+from .sidecar import read_sidecar
+
+
+class PluginGraphBackend:
+    name = "onnxruntime+plugin-reference"
+
+    def __init__(self, path: str, threads: int | None = None):
+        from ...surgery.cpu_runner import PluginGraphRunner
+
+        if not os.path.isfile(path):
+            raise UserError(f"model not found: {path} (make one with `mrcnn-edge surgery`)")
+        self.info = read_sidecar(path)
+        self.runner = PluginGraphRunner(path, threads)
+
+    def infer(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        return self.runner.run({"images": images})
+
+
+def has_plugin_nodes(path: str) -> bool:
+    import onnx
+
+    from ...surgery.plugins import PLUGIN_DOMAIN
+
+    model = onnx.load(path, load_external_data=False)
+    return any(o.domain == PLUGIN_DOMAIN for o in model.opset_import)

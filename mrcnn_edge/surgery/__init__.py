@@ -1,0 +1,1 @@
+"""Graph surgery: the export's marked regions -> our TensorRT plugin nodes, and CPU execution of the result."""

@@ -1,0 +1,37 @@
+"""`mrcnn-edge build` and `export-triton` from the command line: one line out, one line on error."""
+import subprocess
+import sys
+
+import pytest
+
+from mrcnn_edge.engine.metadata import import_tensorrt
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "mrcnn_edge.cli", *args], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("build", "--model", "missing.onnx"), "mrcnn-edge build: error: model not found: missing.onnx"),
+    (("export-triton", "--model", "missing.engine"), "mrcnn-edge export-triton: error: model not found"),
+])
+def test_errors_are_one_line(args, message):
+    proc = _cli(*args)
+    assert proc.returncode == 2 and proc.stderr.startswith(message)
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif(import_tensorrt() is not None, reason="TensorRT is installed: builds an engine")
+def test_build_without_tensorrt_says_what_it_built(model_onnx):
+    proc = _cli("build", "--model", str(model_onnx), "--precision", "fp16")
+    assert proc.returncode == 0, proc.stderr
+    (line,) = proc.stdout.strip().splitlines()
+    assert line.startswith("TensorRT not found: built the ONNX Runtime fp32 model") and "no fp16 speed-up" in line
+
+
+def test_export_triton(model_onnx, tmp_path):
+    proc = _cli("export-triton", "--model", str(model_onnx), "--repository", str(tmp_path / "repo"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"wrote {tmp_path / 'repo' / 'model_fp32' / 'config.pbtxt'} (onnxruntime_onnx, "
+                                  "dynamic batching up to 8)")
