@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 NVCC   ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/bin/nvcc 2>/dev/null)
 # Where nvcc exists the CUDA kernels must compile: a silently skipped compile would hide breakage.
 REQUIRE_CUDA := $(if $(NVCC),ON,OFF)
+# The SASS check needs cuobjdump; this CUDA install lacks it, but torch's triton dependency ships one.
+CUOBJDUMP ?= $(shell command -v cuobjdump 2>/dev/null || ls /usr/local/cuda/bin/cuobjdump $(VENV)/lib/python3*/site-packages/triton/backends/nvidia/bin/cuobjdump 2>/dev/null | head -n 1)
 CMAKE_BUILD := build/cmake
 
 .PHONY: setup demo test test-cpp test-py sysdeps clean
@@ -30,9 +32,9 @@ sysdeps:
 demo: setup
 	$(BIN)/mrcnn-edge demo
 
-test-cpp:
+test-cpp: setup
 	cmake -S . -B $(CMAKE_BUILD) -DCMAKE_BUILD_TYPE=Release -DMRCNN_EDGE_REQUIRE_CUDA=$(REQUIRE_CUDA) \
-	  $(if $(NVCC),-DCMAKE_CUDA_COMPILER=$(NVCC))
+	  $(if $(NVCC),-DCMAKE_CUDA_COMPILER=$(NVCC)) $(if $(CUOBJDUMP),-DCUOBJDUMP=$(CUOBJDUMP))
 	cmake --build $(CMAKE_BUILD) -j2
 	ctest --test-dir $(CMAKE_BUILD) --output-on-failure
 
