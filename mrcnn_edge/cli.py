@@ -17,7 +17,9 @@ def _models(args) -> None:
 def _train(args) -> None:
     from .model.train import TrainConfig, train
 
-    print(train(TrainConfig(arch=args.arch, iterations=args.iterations, seed=args.seed), args.out))
+    cfg = TrainConfig(arch=args.arch, iterations=args.iterations, seed=args.seed, warmup=args.warmup,
+                      init=args.init, first_image=args.first_image, stop_after=args.stop_after)
+    print(train(cfg, args.out))
 
 
 def _eval(args) -> None:
@@ -114,8 +116,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train an architecture on the synthetic shapes set (CPU)")
     p.add_argument("--arch", default="maskrcnn_mobilenet_v3_large_fpn_lite")
-    p.add_argument("--iterations", type=int, default=3000)
+    p.add_argument("--iterations", type=int, default=3000, help="length of the cosine learning-rate schedule")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--warmup", type=int, default=300)
+    p.add_argument("--init", default=None, help="start from this checkpoint's weights (a continued run)")
+    p.add_argument("--first-image", type=int, default=0, help="index of the first synthetic training image")
+    p.add_argument("--stop-after", type=int, default=None, help="stop after this many iterations")
     p.add_argument("--out", default="runs/train")
     p.set_defaults(func=_train)
 

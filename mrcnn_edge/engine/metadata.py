@@ -8,7 +8,6 @@ No TensorRT import here: the check is pure so that it is tested on machines with
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 from typing import Any
@@ -26,14 +25,6 @@ CONTRACT = {"images": "uint8", "num_detections": "int32", "boxes": "float32", "s
 # (key in .engine.json "engine", what it is): each must equal this machine's value.
 CHECKED = (("tensorrt_version", "TensorRT"), ("gpu", "GPU"), ("compute_capability", "compute capability"),
            ("plugin_sha256", "plugin library sha256"))
-
-
-def sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def import_tensorrt() -> Any:

@@ -18,7 +18,8 @@ from ..errors import UserError
 from ..runtime.backends.sidecar import read_sidecar
 from .build import BuildResult, model_stem
 from .cuda import gpu_info
-from .metadata import engine_metadata_path, onnx_io, plugin_library, sha256
+from ..files import sha256_of
+from .metadata import engine_metadata_path, onnx_io, plugin_library
 
 _loaded_plugins: set[str] = set()  # loading a library twice would register its creators twice
 
@@ -34,7 +35,7 @@ def load_plugins(path: str) -> None:
 
 def runtime_info(plugins: str) -> dict[str, str]:
     """This machine, in the terms `check_engine_metadata` compares."""
-    return {"tensorrt_version": trt.__version__, **gpu_info(), "plugin_sha256": sha256(plugins)}
+    return {"tensorrt_version": trt.__version__, **gpu_info(), "plugin_sha256": sha256_of(plugins)}
 
 
 def _parse(builder: trt.Builder, onnx_path: str, logger: trt.ILogger) -> tuple[trt.INetworkDefinition, trt.OnnxParser]:
@@ -106,7 +107,7 @@ def build_engine(onnx_path: str, precision: str, out_dir: str, *, plugins: str |
         f.write(memoryview(config.get_timing_cache().serialize()))
     seconds = time.perf_counter() - start
     engine = {**runtime_info(plugins), "plugin_library": plugins, "onnx": os.path.abspath(onnx_path),
-              "onnx_sha256": sha256(onnx_path), "batch": batch, "dla_core": dla_core, "workspace_mb": workspace_mb,
+              "onnx_sha256": sha256_of(onnx_path), "batch": batch, "dla_core": dla_core, "workspace_mb": workspace_mb,
               "opt_level": opt_level, "io": onnx_io(onnx_path), "build_seconds": round(seconds, 1),
               "built_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     with open(engine_metadata_path(engine_path), "w") as f:

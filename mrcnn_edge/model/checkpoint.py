@@ -5,7 +5,6 @@ Our format is a plain dict that `torch.load(weights_only=True)` accepts:
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from torch import nn
 from torchvision.models.detection import MaskRCNN
 
 from ..errors import UserError
+from ..files import sha256_of
 from .architectures import ARCHITECTURES, LIGHT_ARCH, build_model
 
 FORMAT = "mrcnn-edge/1"
@@ -37,14 +37,6 @@ class Checkpoint:
     path: str = ""
     sha256: str = ""
     extra: dict = field(default_factory=dict)
-
-
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _torch_load(path: str):

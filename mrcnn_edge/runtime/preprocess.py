@@ -25,6 +25,16 @@ def check_frame(frame) -> None:
         raise UserError(f"a frame must be HxWx3 uint8, not {'x'.join(map(str, frame.shape))} {frame.dtype}")
 
 
+def check_images(images, expected: list, what: str) -> None:
+    """A backend's input: uint8 [B,3,H,W] matching `expected` (a str entry is a dynamic axis)."""
+    if (not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4
+            or any(isinstance(e, int) and e != g for e, g in zip(expected, images.shape))):
+        given = f"{'x'.join(map(str, images.shape))} {images.dtype}" if isinstance(images, np.ndarray) \
+            else type(images).__name__
+        raise UserError(f"{what} takes uint8 images {'x'.join(map(str, expected))}, not {given}: "
+                        "letterbox frames with mrcnn_edge.runtime.preprocess")
+
+
 def letterbox(frame: np.ndarray, size: tuple[int, int], bgr: bool = False) -> tuple[np.ndarray, Letterbox]:
     """frame [h,w,3] uint8 -> images [1,3,H,W] uint8 RGB and the Letterbox that maps results back.
 

@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from ...errors import UserError
+from ..preprocess import check_images
 from .sidecar import read_sidecar
 
 INPUT = "images"
@@ -73,11 +74,5 @@ class OnnxRuntimeBackend:
         self.input_shape = inputs[INPUT].shape
 
     def infer(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        expected = self.input_shape  # [B,3,H,W]; a symbolic B is a str
-        if (not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4
-                or any(isinstance(e, int) and e != g for e, g in zip(expected, images.shape))):
-            given = f"{'x'.join(map(str, images.shape))} {images.dtype}" if isinstance(images, np.ndarray) \
-                else type(images).__name__
-            raise UserError(f"the model takes uint8 images {'x'.join(map(str, expected))}, not {given}: "
-                            "letterbox frames with mrcnn_edge.runtime.preprocess")
+        check_images(images, self.input_shape, "the model")  # [B,3,H,W]; a symbolic B is a str
         return dict(zip(OUTPUTS, self.session.run(list(OUTPUTS), {INPUT: images})))

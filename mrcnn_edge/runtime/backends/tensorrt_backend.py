@@ -18,6 +18,7 @@ import numpy as np
 from ...engine.cuda import cuda_call, cudart
 from ...engine.metadata import check_engine_metadata, import_tensorrt, plugin_library, read_engine_metadata
 from ...errors import UserError
+from ..preprocess import check_images
 from .onnxruntime_backend import INPUT, OUTPUTS
 
 if TYPE_CHECKING:
@@ -117,13 +118,7 @@ class TensorRTBackend:
         return graph_exec
 
     def infer(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        expected = self.input_shape
-        if (not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4
-                or any(isinstance(e, int) and e != g for e, g in zip(expected, images.shape))):
-            given = f"{'x'.join(map(str, images.shape))} {images.dtype}" if isinstance(images, np.ndarray) \
-                else type(images).__name__
-            raise UserError(f"the engine takes uint8 images {'x'.join(map(str, expected))}, not {given}: "
-                            "letterbox frames with mrcnn_edge.runtime.preprocess")
+        check_images(images, self.input_shape, "the engine")
         if images.shape != self._shape:
             self._allocate(images.shape)
         np.copyto(self._buffers[INPUT].host, images)
