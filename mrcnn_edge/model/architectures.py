@@ -92,7 +92,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("maskrcnn_resnet50_fpn", maskrcnn_resnet50_fpn,
                      "ResNet-50-FPN v1 (He et al. 2017), torchvision weights load unchanged"),
         Architecture("maskrcnn_resnet50_fpn_v2", maskrcnn_resnet50_fpn_v2,
-                     "ResNet-50-FPN v2 (Li et al. 2021): GroupNorm heads, 4-conv box head"),
+                     "ResNet-50-FPN v2 (Li et al. 2021): BatchNorm in FPN and heads, 4-conv box head"),
         Architecture(LIGHT_ARCH, maskrcnn_mobilenet_v3_large_fpn_lite,
                      "MobileNetV3-Large FPN (strides 16-64), narrow heads: for CPUs and small Jetsons"),
     )
