@@ -6,6 +6,7 @@ import sys
 
 from ._version import __version__
 from .errors import UserError
+from .runtime.run import SCORE_THRESHOLD
 
 
 def _models(args) -> None:
@@ -32,7 +33,8 @@ def _run(args) -> None:
     from .runtime.run import run_stream
 
     print(run_stream(args.model, args.source, out=args.out, jsonl=args.jsonl, coco=args.coco,
-                     report_dir=args.report_dir, max_frames=args.max_frames, show=args.show).summary())
+                     report_dir=args.report_dir, max_frames=args.max_frames, show=args.show,
+                     score_threshold=args.score_threshold).summary())
 
 
 def _demo(args) -> None:
@@ -45,7 +47,8 @@ def _bench(args) -> None:
     from .runtime.bench import bench
 
     print(bench(args.model, video=args.video, warmup=args.warmup, iterations=args.iterations,
-                vs_eager=args.vs_eager, checkpoint=args.checkpoint, out_dir=args.out_dir).summary())
+                vs_eager=args.vs_eager, checkpoint=args.checkpoint, out_dir=args.out_dir,
+                score_threshold=args.score_threshold).summary())
 
 
 def _export(args) -> None:
@@ -152,6 +155,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--report-dir", default=None, help="write report.json and latency.png here")
     p.add_argument("--max-frames", type=int, default=None)
     p.add_argument("--show", action="store_true", help="show the annotated frames in a window (needs a display)")
+    p.add_argument("--score-threshold", type=float, default=SCORE_THRESHOLD,
+                   help="draw and write detections scoring at least this (0.05: all the model returns)")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("demo", help="the shipped model on a generated video: annotated video and latency report")
@@ -168,6 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--vs-eager", action="store_true", help="also time torchvision eager on the same frames")
     p.add_argument("--checkpoint", default=None, help="eager's checkpoint (.pth); default: the shipped model")
     p.add_argument("--out-dir", default="bench_out")
+    p.add_argument("--score-threshold", type=float, default=SCORE_THRESHOLD, help="detections pasted and kept per frame")
     p.set_defaults(func=_bench)
     p = sub.add_parser("surgery", help="model.onnx -> model.trt.onnx: regions replaced by our TensorRT plugins")
     p.add_argument("model")

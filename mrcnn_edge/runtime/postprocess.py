@@ -42,9 +42,14 @@ def paste_masks(masks: np.ndarray, boxes: np.ndarray, height: int, width: int,
     return out
 
 
-def to_detections(raw: dict[str, np.ndarray], letterbox: Letterbox, class_names=(), image: int = 0) -> Detections:
-    """One image's rows of the model outputs (num_detections, boxes, scores, classes, masks) -> Detections."""
+def to_detections(raw: dict[str, np.ndarray], letterbox: Letterbox, class_names=(), image: int = 0,
+                  min_score: float = 0.0) -> Detections:
+    """One image's rows of the model outputs (num_detections, boxes, scores, classes, masks) -> Detections.
+
+    Rows scoring below min_score are dropped before their masks are pasted (scores are sorted).
+    """
     n = int(raw["num_detections"][image])
+    n = int(np.searchsorted(-raw["scores"][image, :n], -min_score, side="right")) if min_score > 0 else n
     H, W = letterbox.frame_height, letterbox.frame_width
     boxes = raw["boxes"][image, :n] / letterbox.scale
     boxes = np.clip(boxes, 0, [W, H, W, H]).astype(np.float32)  # as torchvision's clip to the image

@@ -15,8 +15,12 @@ class Predictor:
     """`predictor(frame)` = postprocess(infer(preprocess(frame))). frame: HxWx3 uint8, RGB (bgr=True for
     OpenCV frames). Any backend with `.infer(images) -> dict` and a sidecar `.info` fits."""
 
-    def __init__(self, backend):
+    def __init__(self, backend, score_threshold: float = 0.0):
+        """score_threshold: detections below it are dropped before pasting. 0 keeps every row the model
+        returns (those above the model's own threshold, 0.05 for torchvision), as COCO evaluation wants;
+        the streaming runtime shows 0.5 and up by default."""
         self.backend = backend
+        self.score_threshold = score_threshold
         info = backend.info
         self.input_size: tuple[int, int] = tuple(info["input_size"])
         self.class_names: list[str] = list(info["classes"])
@@ -24,36 +28,36 @@ class Predictor:
         self.backend_name: str = backend.name
 
     @classmethod
-    def from_onnx(cls, path: str, threads: int | None = None) -> "Predictor":
+    def from_onnx(cls, path: str, threads: int | None = None, score_threshold: float = 0.0) -> "Predictor":
         from .backends.onnxruntime_backend import OnnxRuntimeBackend
 
-        return cls(OnnxRuntimeBackend(path, threads))
+        return cls(OnnxRuntimeBackend(path, threads), score_threshold)
 
     @classmethod
-    def from_engine(cls, path: str) -> "Predictor":
+    def from_engine(cls, path: str, score_threshold: float = 0.0) -> "Predictor":
         from ..engine.metadata import import_tensorrt
         from .backends.tensorrt_backend import TensorRTBackend
 
         if import_tensorrt() is None:
             raise UserError(f"TensorRT is not installed, so {path} cannot run here: run the .onnx model on "
                             "ONNX Runtime instead (`mrcnn-edge build` prepares it)")
-        return cls(TensorRTBackend(path))
+        return cls(TensorRTBackend(path), score_threshold)
 
     @classmethod
-    def from_path(cls, path: str, threads: int | None = None) -> "Predictor":
+    def from_path(cls, path: str, threads: int | None = None, score_threshold: float = 0.0) -> "Predictor":
         """The right backend for a model file: .engine on TensorRT; .onnx on ONNX Runtime, with the
         plugins' CPU reference when the graph has plugin nodes (model.trt.onnx)."""
         if not os.path.isfile(path):
             raise UserError(f"model not found: {path} (pass an .onnx from `mrcnn-edge export`, or an .engine)")
         if path.endswith(".engine"):
-            return cls.from_engine(path)
+            return cls.from_engine(path, score_threshold)
         if not path.endswith(".onnx"):
             raise UserError(f"unsupported model file {path}: pass an .onnx or .engine")
         from .backends.plugin_graph_backend import PluginGraphBackend, has_plugin_nodes
 
         if has_plugin_nodes(path):
-            return cls(PluginGraphBackend(path, threads))
-        return cls.from_onnx(path, threads)
+            return cls(PluginGraphBackend(path, threads), score_threshold)
+        return cls.from_onnx(path, threads, score_threshold)
 
     def preprocess(self, frame: np.ndarray, bgr: bool = False) -> tuple[np.ndarray, Letterbox]:
         """frame [h,w,3] uint8 -> (images uint8 [1,3,H,W], the letterbox to map results back)."""
@@ -63,7 +67,7 @@ class Predictor:
         return self.backend.infer(images)
 
     def postprocess(self, raw: dict[str, np.ndarray], meta: Letterbox) -> Detections:
-        return to_detections(raw, meta, self.class_names)
+        return to_detections(raw, meta, self.class_names, min_score=self.score_threshold)
 
     def __call__(self, frame: np.ndarray, bgr: bool = False) -> Detections:
         images, meta = self.preprocess(frame, bgr)

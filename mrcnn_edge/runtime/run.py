@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 
 from ..errors import UserError
 
+# Detections below this score are neither drawn nor written: the model keeps rows down to 0.05 for COCO
+# evaluation, which would bury a video in boxes. `--score-threshold 0.05` writes them all.
+SCORE_THRESHOLD = 0.5
+
 
 @dataclass
 class RunResult:
@@ -56,7 +60,7 @@ def _close_all(sinks) -> None:
 def run_stream(model, source, *, out: str | None = None, jsonl: str | None = None, coco: str | None = None,
                report_dir: str | None = None, max_frames: int | None = None, show: bool = False,
                video_fps: float = 30.0, stall_timeout_s: float = 10.0, live_line: bool = True,
-               notify=None) -> RunResult:
+               notify=None, score_threshold: float = SCORE_THRESHOLD) -> RunResult:
     """Stream `source` (a --source string, or an opened Source) through `model` (a model path, or a
     loaded predictor) into the outputs asked for.
 
@@ -70,7 +74,7 @@ def run_stream(model, source, *, out: str | None = None, jsonl: str | None = Non
     notify = notify or (lambda message: print(f"note: {message}", file=sys.stderr))
     from .predictor import Predictor
 
-    predictor = Predictor.from_path(model) if isinstance(model, str) else model
+    predictor = Predictor.from_path(model, score_threshold=score_threshold) if isinstance(model, str) else model
     src = open_source(source, stall_timeout_s=stall_timeout_s) if isinstance(source, str) else source
     meter = error = None
     sinks = []
