@@ -55,7 +55,11 @@ setup(
         "tqdm",
         "matplotlib",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={
+        "test": ["pytest"],
+        # the TensorRT backend's device memory (JetPack 6 ships CUDA 12; TensorRT itself comes from the system)
+        "tensorrt": ["cuda-python>=12.6,<13"],
+    },
     ext_modules=ext_modules,
     cmdclass={"build_ext": build_ext} if build_ext else {},
     entry_points={"console_scripts": ["mrcnn-edge=mrcnn_edge.cli:main"]},
