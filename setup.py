@@ -50,6 +50,7 @@ setup(
         "onnxruntime>=1.20",
         "onnxscript",
         "onnx-graphsurgeon",
+        "onnxconverter-common",
         "pycocotools",
         "opencv-python-headless",
         "tqdm",

@@ -7,7 +7,8 @@ Both sides see the same frames at the model's input size, so eager does not resi
 Also measured in the same run: this machine's fp32 matmul GFLOP/s, and efficiency = model GFLOP /
 latency / matmul GFLOP/s. Writes benchmarks/results/export_vs_eager.{json,md}.
 
-    nice -n 19 python benchmarks/export_vs_eager.py --cases light@512 r50@512 --iterations 10
+    python benchmarks/export_vs_eager.py --cases light@512 r50@512 --iterations 10
+    python benchmarks/export_vs_eager.py --cases r50@800 --int8 entropy --out int8_vs_eager
 """
 from __future__ import annotations
 
@@ -81,25 +82,39 @@ def model_gflop(model: nn.Module, size) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def time_case(model, predictor, frames, warmup: int, iterations: int) -> dict:
+def time_case(model, predictors: dict, frames, warmup: int, iterations: int) -> dict:
+    """Median ms of eager and of each predictor (with its stages), all on the same frames in one loop."""
     eager = EagerPredictor(model)
-    stages = {"eager": [], "preprocess": [], "infer": [], "postprocess": [], "onnxruntime": []}
-    detections = []
+    times: dict[str, list[float]] = {"eager": []}
+    detections: dict[str, list[int]] = {name: [] for name in predictors}
     for i in range(warmup + iterations):
         frame = frames[i % len(frames)]
         eager_s = _seconds(lambda: eager(frame))
-        t0 = time.perf_counter()
-        batch, meta = predictor.preprocess(frame)
-        t1 = time.perf_counter()
-        raw = predictor.infer(batch)
-        t2 = time.perf_counter()
-        detections.append(len(predictor.postprocess(raw, meta)))
-        t3 = time.perf_counter()
         if i >= warmup:
-            for key, value in zip(stages, (eager_s, t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
-                stages[key].append(value)
-    return {f"{k}_ms": float(np.median(v) * 1000) for k, v in stages.items()} | {
-        "detections_median": float(np.median(detections[warmup:]))}
+            times["eager"].append(eager_s)
+        for name, predictor in predictors.items():
+            t0 = time.perf_counter()
+            batch, meta = predictor.preprocess(frame)
+            t1 = time.perf_counter()
+            raw = predictor.infer(batch)
+            t2 = time.perf_counter()
+            detections[name].append(len(predictor.postprocess(raw, meta)))
+            t3 = time.perf_counter()
+            if i >= warmup:
+                for stage, value in (("", t3 - t0), ("_preprocess", t1 - t0), ("_infer", t2 - t1),
+                                     ("_postprocess", t3 - t2)):
+                    times.setdefault(name + stage, []).append(value)
+    return {f"{k}_ms": float(np.median(v) * 1000) for k, v in times.items()} | {
+        f"{name}_detections_median": float(np.median(d[warmup:])) for name, d in detections.items()}
+
+
+def int8_model(path: str, method: str, num_images: int) -> str:
+    """Calibrate model.onnx on synthetic calib images and insert Q/DQ (ONNX Runtime flavour)."""
+    from mrcnn_edge.precision.calibrate import calibrate
+    from mrcnn_edge.precision.convert import convert
+
+    cache = calibrate(path, "synthetic", method, num_images)
+    return convert(path, "int8", cache=cache.cache).path
 
 
 def run_case(name: str, args, gflops_mm: float) -> dict:
@@ -109,30 +124,36 @@ def run_case(name: str, args, gflops_mm: float) -> dict:
         path = os.path.join(tmp, "model.onnx")
         export_model(model, path, size)
         write_sidecar(path, model, arch=arch, classes=classes, size=size, opset=OPSET, sha256="")
-        predictor = Predictor.from_onnx(path, threads=args.threads)
-        result = time_case(model, predictor, frames, args.warmup, args.iterations)
+        predictors = {"onnxruntime": Predictor.from_onnx(path, threads=args.threads)}
+        if args.int8:
+            predictors["int8"] = Predictor.from_onnx(int8_model(path, args.int8, args.calib_images), args.threads)
+        result = time_case(model, predictors, frames, args.warmup, args.iterations)
     gflop = model_gflop(model, size)
     result |= {"case": name, "arch": arch, "size": list(size), "gflop": gflop,
-               "speedup": result["eager_ms"] / result["onnxruntime_ms"],
-               "efficiency_onnxruntime": gflop / (result["onnxruntime_ms"] / 1000) / gflops_mm,
                "efficiency_eager": gflop / (result["eager_ms"] / 1000) / gflops_mm}
+    for p in predictors:
+        result |= {f"{p}_speedup": result["eager_ms"] / result[f"{p}_ms"],
+                   f"{p}_efficiency": gflop / (result[f"{p}_ms"] / 1000) / gflops_mm}
     print(json.dumps(result), flush=True)
     return result
 
 
 def markdown(report: dict) -> str:
     m = report["machine"]
-    lines = [f"# Eager vs ONNX Runtime (CPU), end to end with pasting", "",
+    lines = ["# Eager vs ONNX Runtime (CPU), end to end with pasting", "",
              f"{m['cpu']}, {m['cores']} cores, torch threads {m['torch_threads']}, {m['date']}; "
              f"fp32 matmul {report['matmul_gflops']:.1f} GFLOP/s; median of {report['iterations']} after "
-             f"{report['warmup']} warm-up.", "",
-             "| case | GFLOP | dets | eager ms | ORT ms (pre / infer / post) | speed-up | efficiency eager / ORT |",
-             "|---|---|---|---|---|---|---|"]
+             f"{report['warmup']} warm-up; efficiency = GFLOP / latency / matmul GFLOP/s.", "",
+             "| case | backend | GFLOP | dets | eager ms | ms (pre / infer / post) | speed-up | efficiency |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in report["cases"]:
-        lines.append(f"| {r['case']} | {r['gflop']:.1f} | {r['detections_median']:.0f} | {r['eager_ms']:.0f} | "
-                     f"{r['onnxruntime_ms']:.0f} ({r['preprocess_ms']:.1f} / {r['infer_ms']:.0f} / "
-                     f"{r['postprocess_ms']:.1f}) | {r['speedup']:.2f}x | "
-                     f"{r['efficiency_eager']:.1%} / {r['efficiency_onnxruntime']:.1%} |")
+        for p in ("onnxruntime", "int8"):
+            if f"{p}_ms" not in r:
+                continue
+            lines.append(f"| {r['case']} | {'ORT fp32' if p == 'onnxruntime' else 'ORT int8'} | {r['gflop']:.1f} | "
+                         f"{r[f'{p}_detections_median']:.0f} | {r['eager_ms']:.0f} | {r[f'{p}_ms']:.0f} "
+                         f"({r[f'{p}_preprocess_ms']:.1f} / {r[f'{p}_infer_ms']:.0f} / {r[f'{p}_postprocess_ms']:.1f}) | "
+                         f"{r[f'{p}_speedup']:.2f}x | {r['efficiency_eager']:.1%} eager, {r[f'{p}_efficiency']:.1%} |")
     return "\n".join(lines) + "\n"
 
 
@@ -144,6 +165,10 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="ORT and torch threads; default: all cores")
     parser.add_argument("--light-checkpoint", default=None, help="default: the shipped model")
+    parser.add_argument("--int8", choices=["minmax", "entropy", "percentile"], default=None,
+                        help="also time an INT8 model calibrated with this method")
+    parser.add_argument("--calib-images", type=int, default=8)
+    parser.add_argument("--out", default="export_vs_eager", help="results file name in benchmarks/results/")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -155,9 +180,9 @@ def main() -> None:
     report = {"machine": machine(), "matmul_gflops": gflops_mm, "iterations": args.iterations,
               "warmup": args.warmup, "cases": [run_case(name, args, gflops_mm) for name in args.cases]}
     os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "export_vs_eager.json"), "w") as f:
+    with open(os.path.join(RESULTS, f"{args.out}.json"), "w") as f:
         json.dump(report, f, indent=2)
-    with open(os.path.join(RESULTS, "export_vs_eager.md"), "w") as f:
+    with open(os.path.join(RESULTS, f"{args.out}.md"), "w") as f:
         f.write(markdown(report))
     print(markdown(report))
 

@@ -46,6 +46,9 @@ class OnnxRuntimeBackend:
         options.inter_op_num_threads = 1  # one chain of big ops: parallelism within ops pays, across does not
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3  # the cache is used on this machine only: its hardware warning is moot
+        # ORT's idle workers spin after each run by default; in a stream the host then draws and encodes
+        # the frame on the same cores, and the spinning threads take their time from it.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return options
 
     def _session(self, ort, path: str, threads: int | None, cache: bool):
