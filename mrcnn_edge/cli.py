@@ -110,7 +110,9 @@ def _quantize(args) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mrcnn-edge", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="mrcnn-edge", description="Deploy a torchvision Mask R-CNN for real-time instance segmentation: "
+        "export -> surgery -> precision -> build -> run (TensorRT on GPUs, ONNX Runtime on the CPU).")
     parser.add_argument("--version", action="version", version=f"mrcnn-edge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
