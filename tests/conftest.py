@@ -18,15 +18,21 @@ def shipped_checkpoint():
 
 
 def random_resnet_checkpoint(arch: str, path: str) -> str:
-    """Seeded random init with 4 classes. The classifier is redrawn with std 0.01: the default init leaves
-    every score tied near 1/C and std 0.5 saturates them all at 1.0 (measured); ties make the kept set
-    depend on tie-breaking, and this way all 100 scores differ, so comparisons are about boxes."""
+    """Seeded random init with 4 classes, with the two last layers redrawn with std 0.01.
+
+    The classifier: the default init leaves every score tied near 1/C and std 0.5 saturates them all at
+    1.0 (measured); ties make the kept set depend on tie-breaking, and this way all 100 scores differ.
+    The mask logits: the default init (kaiming) saturates 66% of v2's mask probabilities to exactly 0.0
+    or 1.0 (measured), so bilinear upsampling puts whole rows of pasted pixels at exactly 0.5, the paste
+    threshold, where cv2 and torch round 1 ulp apart: up to 49 pixels of a mask flipped (both pastes
+    are torchvision's formula). With std 0.01 no probability is exactly 0 or 1 and the pastes agree."""
     from mrcnn_edge.model.architectures import build_model
     from mrcnn_edge.model.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     model = build_model(arch, num_classes=5)
     nn.init.normal_(model.roi_heads.box_predictor.cls_score.weight, std=0.01)
+    nn.init.normal_(model.roi_heads.mask_predictor.mask_fcn_logits.weight, std=0.01)
     save_checkpoint(path, model, arch=arch, classes=[f"c{i}" for i in range(1, 5)])
     return path
 

@@ -54,7 +54,5 @@ def assert_parity(eager, detections, min_score=0.05, min_box_iou=0.99, min_mask_
         free.remove(j)
         assert box_iou(boxes[i], detections.boxes[j]) >= min_box_iou, f"{where}: box of detection {i}"
         differ = np.logical_xor(masks[i], detections.masks[j]).sum()
-        # A mask of under 50 pixels has no IoU between 0.98 and 1: there, one flipped pixel is allowed
-        # (random-init masks sit at probability ~0.5, right on the paste threshold).
-        assert mask_iou(masks[i], detections.masks[j]) >= min_mask_iou or differ <= 1, \
+        assert mask_iou(masks[i], detections.masks[j]) >= min_mask_iou, \
             f"{where}: mask of detection {i} ({differ} pixels differ)"

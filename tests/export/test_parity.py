@@ -33,19 +33,9 @@ def test_light_model_matches_eager(exported_model, shipped_checkpoint):
     assert total > NUM_LIGHT_IMAGES  # the comparison covered real detections
 
 
-V2_MASK_GAP = pytest.mark.xfail(strict=True, reason=(
-    "known gap, not yet explained: v2's random-init pasted masks differ from eager by up to 9 pixels "
-    "(IoU 0.925) while counts, classes and boxes match; strict, so a fix makes this fail until unmarked"))
-
-
-@pytest.mark.parametrize("arch", ["maskrcnn_resnet50_fpn", pytest.param("maskrcnn_resnet50_fpn_v2", marks=V2_MASK_GAP)])
+@pytest.mark.parametrize("arch", ["maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2"])
 def test_resnet50_random_init_matches_eager(exported_model, arch):
-    """Seeded random init (tests/conftest.py), eager input size = export size, so neither resizes.
-
-    Counts, classes and boxes are held to the issue's bars. Masks are held to IoU 0.95, not 0.98: the
-    random-init mask probabilities sit at ~0.5, on the paste threshold, and the worst mask measured here
-    (a ~95-pixel one) differs in 2 pixels (IoU 0.979). The 0.98 bar holds for the trained model above.
-    """
+    """Seeded random init (tests/conftest.py), eager input size = export size, so neither resizes."""
     from mrcnn_edge.model.checkpoint import load_model
 
     size = (320, 416)  # non-square
@@ -58,5 +48,5 @@ def test_resnet50_random_init_matches_eager(exported_model, arch):
         frame = np.ascontiguousarray(sample(VAL, i)[0][: size[0], : size[1]])
         expected = eager(frame)
         assert len(expected[1]) >= 10
-        assert_parity(expected, predictor(frame), min_score=0.0 if i else 0.05, min_mask_iou=0.95,
+        assert_parity(expected, predictor(frame), min_score=0.0 if i else 0.05,
                       where=f"{arch} image {i}")
