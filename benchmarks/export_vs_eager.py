@@ -29,11 +29,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from mrcnn_edge.data.synthetic import VAL, sample
 from mrcnn_edge.export.deploy import DeployMaskRCNN
-from mrcnn_edge.export.onnx_export import OPSET, export_model, write_sidecar
+from mrcnn_edge.export.onnx_export import OPSET, export_model, sidecar_info
 from mrcnn_edge.model.architectures import build_model
 from mrcnn_edge.model.checkpoint import load_model
 from mrcnn_edge.model.eager import EagerPredictor
 from mrcnn_edge.runtime import Predictor
+from mrcnn_edge.runtime.backends.sidecar import write_sidecar
 
 CASES = ("r50@800", "r50@512", "light@512")
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
@@ -123,7 +124,7 @@ def run_case(name: str, args, gflops_mm: float) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.onnx")
         export_model(model, path, size)
-        write_sidecar(path, model, arch=arch, classes=classes, size=size, opset=OPSET, sha256="")
+        write_sidecar(path, sidecar_info(model, arch=arch, classes=classes, size=size, opset=OPSET, sha256=""))
         predictors = {"onnxruntime": Predictor.from_onnx(path, threads=args.threads)}
         if args.int8:
             predictors["int8"] = Predictor.from_onnx(int8_model(path, args.int8, args.calib_images), args.threads)

@@ -6,6 +6,7 @@ import sys
 
 from ._version import __version__
 from .errors import UserError
+from .precision.placement import EXCLUSIONS as KEEP_FLOAT_CHOICES
 from .runtime.run import SCORE_THRESHOLD
 
 
@@ -198,8 +199,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("--precision", required=True, choices=["fp16", "int8"])
     p.add_argument("--cache", default=None, help="int8: the cache from `mrcnn-edge calibrate`")
-    p.add_argument("--keep-float", nargs="*", default=[], choices=["first_conv", "head_outputs"],
-                   help="int8: layers to keep in float for accuracy")
+    p.add_argument("--keep-float", nargs="*", default=[], choices=KEEP_FLOAT_CHOICES,
+                   help="int8: layers to keep in float for accuracy (see calibration/README.md)")
     p.add_argument("-o", "--out", default=None)
     p.set_defaults(func=_quantize)
 

@@ -93,8 +93,7 @@ class DeployMaskRCNN(nn.Module):
         pooled = multilevel_roi_align(rois, [features[n] for n in names], pooler.output_size[0],
                                       pooler.sampling_ratio, False, [self.spatial_scales[n] for n in names],
                                       pooler.canonical_scale, pooler.canonical_level)
-        return pooled.flatten(0, 1)
-
+        return pooled.reshape(-1, *pooled.shape[2:])  # -1, not B*R: see segment
     def detect(self, features: dict[str, Tensor], proposals: Tensor):
         """Box head and roi_heads.postprocess_detections: -> num [B], boxes [B,K,4], scores [B,K], classes [B,K]."""
         heads = self.roi_heads
@@ -115,10 +114,15 @@ class DeployMaskRCNN(nn.Module):
         return num, boxes, scores, classes
 
     def segment(self, features: dict[str, Tensor], boxes: Tensor, classes: Tensor) -> Tensor:
-        """Mask head and maskrcnn_inference: boxes [B,K,4], classes [B,K] -> probabilities [B,K,M,M]."""
+        """Mask head and maskrcnn_inference: boxes [B,K,4], classes [B,K] -> probabilities [B,K,M,M].
+
+        No shape here names K (the reshapes say -1 and the class is picked by broadcasting), so the ONNX
+        Runtime backend can cut the mask branch to the rows that hold detections (`trim_mask_rows`).
+        """
         heads = self.roi_heads
-        B, K, _ = boxes.shape
+        B = boxes.shape[0]
         logits = heads.mask_predictor(heads.mask_head(self._pool(heads.mask_roi_pool, features, boxes)))
-        M = logits.shape[-1]
-        own_class = classes.long().view(B, K, 1, 1, 1).expand(B, K, 1, M, M)
-        return logits.view(B, K, -1, M, M).gather(2, own_class).squeeze(2).sigmoid()
+        num_classes, M = logits.shape[1], logits.shape[-1]
+        own_class = classes.reshape(-1, 1, 1, 1) == torch.arange(num_classes, dtype=classes.dtype).view(1, -1, 1, 1)
+        logits = torch.where(own_class, logits, 0.0).sum(1)  # [B*K,M,M], exactly the own class's logits
+        return logits.reshape(B, -1, M, M).sigmoid()

@@ -9,7 +9,6 @@ TensorRT 10 parser reads.
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from tqdm import tqdm
 
 from .._version import __version__
 from ..errors import UserError
-from ..runtime.backends.sidecar import sidecar_path
+from ..runtime.backends.sidecar import write_sidecar
 from .deploy import MAX_SIDE, MIN_SIDE, OUTPUT_NAMES, STRIDE, DeployMaskRCNN
 from .onnx_functions import DOMAIN, VERSION, batched_nms_function, multilevel_roi_align_function, translation_table
 
@@ -69,15 +68,11 @@ def export_model(model: MaskRCNN, out_path: str, size: tuple[int, int], *, batch
     return len(proto.graph.node)
 
 
-def write_sidecar(model_path: str, model: MaskRCNN, *, arch: str, classes, size, opset: int, sha256: str) -> str:
-    """What the runtime needs to know about model.onnx, next to it as model.json."""
-    info = {"arch": arch, "classes": list(classes), "input_size": list(size), "precision": "fp32",
+def sidecar_info(model: MaskRCNN, *, arch: str, classes, size, opset: int, sha256: str) -> dict:
+    """What the runtime needs to know about model.onnx, written next to it as model.json."""
+    return {"arch": arch, "classes": list(classes), "input_size": list(size), "precision": "fp32",
             "score_threshold": model.roi_heads.score_thresh, "detections": model.roi_heads.detections_per_img,
             "mask_size": 28, "opset": opset, "checkpoint_sha256": sha256, "mrcnn_edge_version": __version__}
-    path = sidecar_path(model_path)
-    with open(path, "w") as f:
-        json.dump(info, f, indent=2)
-    return path
 
 
 def export_onnx(weights: str, out_path: str, size: tuple[int, int] | None = None, arch: str | None = None, *,
@@ -95,7 +90,7 @@ def export_onnx(weights: str, out_path: str, size: tuple[int, int] | None = None
         nodes = export_model(model, out_path, size, batch_size=batch_size, opset=opset)
         bar.update()
         bar.set_description("write sidecar")
-        sidecar = write_sidecar(out_path, model, arch=ckpt.arch, classes=ckpt.classes, size=size, opset=opset,
-                                sha256=ckpt.sha256)
+        sidecar = write_sidecar(out_path, sidecar_info(model, arch=ckpt.arch, classes=ckpt.classes, size=size,
+                                                       opset=opset, sha256=ckpt.sha256))
         bar.update()
     return ExportResult(out_path, sidecar, nodes, time.perf_counter() - start, os.path.getsize(out_path))

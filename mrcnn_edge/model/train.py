@@ -11,7 +11,6 @@ import os
 import time
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 

@@ -7,8 +7,6 @@ onnxconverter-common's, which inserts the Casts at every block boundary.
 """
 from __future__ import annotations
 
-import json
-import shutil
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -18,7 +16,7 @@ import onnx
 import onnx_graphsurgeon as gs
 from onnxconverter_common.float16 import convert_float_to_float16
 
-from ..runtime.backends.sidecar import read_sidecar, sidecar_path
+from ..runtime.backends.sidecar import derive_sidecar
 from .placement import QUANTIZED_OP_TYPES, head_outputs
 
 # Region calls of model.onnx and plugin nodes of model.trt.onnx: they run in float here. (The RoIAlign
@@ -109,10 +107,5 @@ def to_fp16(onnx_in: str, onnx_out: str) -> Fp16Result:
     half.functions.extend(functions)
     half = _drop_round_trips(half)
     onnx.save(half, onnx_out)
-    meta = read_sidecar(onnx_in)
-    meta.update(precision="fp16", fp16={"kept_float_nodes": len(keep)})
-    tmp = sidecar_path(onnx_out) + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(meta, f, indent=2)
-    shutil.move(tmp, sidecar_path(onnx_out))
+    derive_sidecar(onnx_in, onnx_out, precision="fp16", fp16={"kept_float_nodes": len(keep)})
     return Fp16Result(onnx_out, len(keep), len(model.graph.node) - len(keep), time.perf_counter() - start)

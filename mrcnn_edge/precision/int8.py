@@ -11,9 +11,7 @@ ONNX Runtime's x86 kernels are fastest with unsigned activations (U8S8).
 """
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import time
 from dataclasses import dataclass
 
@@ -21,7 +19,7 @@ import onnx
 from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
 from ..errors import UserError
-from ..runtime.backends.sidecar import read_sidecar, sidecar_path
+from ..runtime.backends.sidecar import derive_sidecar
 from .calibrate import METHODS, read_cache
 from .placement import QUANTIZED_OP_TYPES, nodes_to_exclude
 
@@ -60,14 +58,6 @@ def quantize_int8(onnx_in: str, onnx_out: str, cache: str, *, target: str = "onn
         extra_options={"WeightSymmetric": True, **settings["extra_options"]},
     )
     quantized = sum(n.op_type == "DequantizeLinear" for n in onnx.load(onnx_out).graph.node)
-    _write_sidecar(onnx_in, onnx_out, target=target, method=method, cache=cache, kept_float=excluded)
+    derive_sidecar(onnx_in, onnx_out, precision="int8", int8={"target": target, "method": method,
+                                                              "cache": os.path.abspath(cache), "kept_float": excluded})
     return QuantizeResult(onnx_out, target, method, excluded, quantized, time.perf_counter() - start)
-
-
-def _write_sidecar(onnx_in: str, onnx_out: str, **int8) -> None:
-    meta = read_sidecar(onnx_in)
-    meta.update(precision="int8", int8={**int8, "cache": os.path.abspath(int8["cache"])})
-    tmp = sidecar_path(onnx_out) + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(meta, f, indent=2)
-    shutil.move(tmp, sidecar_path(onnx_out))

@@ -42,11 +42,31 @@ def head_outputs(graph: onnx.GraphProto) -> list[str]:
     return [n.name for n in compute if not any(feeds_compute(o) for o in n.output)]
 
 
+def mask_head(graph: onnx.GraphProto) -> list[str]:
+    """The whole mask branch: every compute node after the RoIAlign that pools the detections (the
+    region or plugin node whose RoIs come from the node producing `num_detections`). It runs on the
+    few detected rows only, so keeping it float costs little time on the CPU (see mask_rows.py)."""
+    producers = _producers(graph)
+    detect = producers.get("num_detections")
+    pool = next((n for n in graph.node if "RoIAlign" in n.op_type and n.input and producers.get(n.input[0]) is detect),
+                None)
+    if detect is None or pool is None:
+        return []
+    branch, frontier = set(), list(pool.output)
+    while frontier:
+        name = frontier.pop()
+        for node in graph.node:
+            if name in node.input and node.name not in branch:
+                branch.add(node.name)
+                frontier += node.output
+    return [n.name for n in graph.node if n.name in branch and n.op_type in QUANTIZED_OP_TYPES]
+
+
 # Ops between two compute layers that keep values in the same domain (activations, BN, reshapes)
 _PASS_THROUGH = {"Relu", "HardSwish", "HardSigmoid", "Mul", "Add", "BatchNormalization", "Reshape", "Flatten",
                  "Transpose", "Resize", "MaxPool", "Identity", "Cast", "Sigmoid", "Clip", "Concat", "Slice"}
 
-EXCLUSIONS = {"first_conv": first_conv, "head_outputs": head_outputs}
+EXCLUSIONS = {"first_conv": first_conv, "head_outputs": head_outputs, "mask_head": mask_head}
 
 
 def nodes_to_exclude(model: onnx.ModelProto, keep_float: list[str]) -> list[str]:

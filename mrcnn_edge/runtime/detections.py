@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 
@@ -23,6 +24,11 @@ class Detections:
 
     def __len__(self) -> int:
         return len(self.scores)
+
+    def mask_rects(self) -> list[tuple[int, int, int, int]]:
+        """Each mask's bounding rectangle (x, y, w, h), w = h = 0 when empty: drawing and encoding touch
+        only these pixels, not the whole frame."""
+        return [cv2.boundingRect(mask.view(np.uint8)) for mask in self.masks]
 
     def names(self) -> list[str]:
         return [self.class_names[c - 1] if 0 < c <= len(self.class_names) else str(c) for c in self.classes]

@@ -22,11 +22,12 @@ def class_color(class_id: int) -> tuple[int, int, int]:
 def annotate(image_rgb: np.ndarray, dets: Detections, fps: float | None = None) -> np.ndarray:
     """A copy of the RGB frame with the detections drawn; the lowest score is drawn first, so the
     most confident detection's mask, contour and label end up on top."""
-    out = _blend_masks(image_rgb, dets)
     order = np.argsort(dets.scores, kind="stable")  # ascending
+    rects = dets.mask_rects()
+    out = _blend_masks(image_rgb, dets, order, rects)
     scale = _text_scale(out)
     for i in order:
-        _draw_contour(out, dets.masks[i], class_color(int(dets.classes[i])), scale)
+        _draw_contour(out, dets.masks[i], rects[i], class_color(int(dets.classes[i])), scale)
     taken: list[tuple[int, int, int, int]] = []  # label boxes placed so far (x, y, w, h)
     if fps is not None:  # first, so no label hides under the counter
         taken.append(_draw_text_box(out, f"{fps:.1f} fps", (6, 6), (0, 0, 0), scale * 1.2))
@@ -39,28 +40,32 @@ def annotate(image_rgb: np.ndarray, dets: Detections, fps: float | None = None) 
     return out
 
 
-def _blend_masks(image_rgb: np.ndarray, dets: Detections) -> np.ndarray:
-    """One vectorised blend: each pixel takes the colour of the most confident mask covering it."""
+def _blend_masks(image_rgb: np.ndarray, dets: Detections, order, rects) -> np.ndarray:
+    """One blend: each pixel takes the colour of the most confident mask covering it. Only the
+    rectangle around all masks is touched."""
     out = image_rgb.copy()
-    if not len(dets):
+    drawn = [r for r in rects if r[2]]
+    if not drawn:
         return out
-    order = np.argsort(dets.scores, kind="stable")
-    color_of = np.zeros(image_rgb.shape[:2], np.int32)  # 0 = no mask, else class id
+    x0, y0 = min(r[0] for r in drawn), min(r[1] for r in drawn)
+    x1, y1 = max(r[0] + r[2] for r in drawn), max(r[1] + r[3] for r in drawn)
+    color_of = np.zeros((y1 - y0, x1 - x0), np.int32)  # 0 = no mask, else class id
     for i in order:
-        color_of[dets.masks[i]] = int(dets.classes[i])
+        x, y, w, h = rects[i]
+        color_of[y - y0:y - y0 + h, x - x0:x - x0 + w][dets.masks[i, y:y + h, x:x + w]] = int(dets.classes[i])
     covered = color_of > 0
     colors = PALETTE[(color_of[covered] - 1) % len(PALETTE)].astype(np.float32)
-    out[covered] = (out[covered] * (1 - MASK_ALPHA) + colors * MASK_ALPHA).astype(np.uint8)
+    window = out[y0:y1, x0:x1]
+    window[covered] = (window[covered] * (1 - MASK_ALPHA) + colors * MASK_ALPHA).astype(np.uint8)
     return out
 
 
-def _draw_contour(out: np.ndarray, mask: np.ndarray, color, scale: float) -> None:
-    ys, xs = np.nonzero(mask)
-    if not len(ys):
+def _draw_contour(out: np.ndarray, mask: np.ndarray, rect, color, scale: float) -> None:
+    x, y, w, h = rect
+    if not w:
         return
-    y0, x0 = ys.min(), xs.min()
-    crop = mask[y0:ys.max() + 1, x0:xs.max() + 1].astype(np.uint8)  # contours of the crop only: far cheaper
-    contours, _ = cv2.findContours(crop, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE, offset=(int(x0), int(y0)))
+    crop = mask[y:y + h, x:x + w].astype(np.uint8)  # contours of the crop only: far cheaper
+    contours, _ = cv2.findContours(crop, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE, offset=(x, y))
     cv2.drawContours(out, contours, -1, color, max(1, round(2 * scale)), cv2.LINE_AA)
 
 

@@ -63,9 +63,9 @@ class VideoSink(Sink):
 
 def detection_rows(dets: Detections) -> list[dict]:
     """A frame's detections as JSON-ready dicts: box x1,y1,x2,y2 in frame pixels, mask as COCO RLE."""
-    names = dets.names()
+    names, rects = dets.names(), dets.mask_rects()
     return [{"box": [round(float(v), 2) for v in dets.boxes[i]], "score": round(float(dets.scores[i]), 5),
-             "class_id": int(dets.classes[i]), "class_name": names[i], "mask": encode_rle(dets.masks[i])}
+             "class_id": int(dets.classes[i]), "class_name": names[i], "mask": encode_rle(dets.masks[i], rects[i])}
             for i in range(len(dets))]
 
 

@@ -7,9 +7,7 @@ the function bodies are dropped with it. The output contract is unchanged.
 """
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 
@@ -18,7 +16,7 @@ import onnx_graphsurgeon as gs
 
 from ..errors import UserError
 from ..export.onnx_functions import DOMAIN as REGION_DOMAIN
-from ..runtime.backends.sidecar import read_sidecar, sidecar_path
+from ..runtime.backends.sidecar import derive_sidecar
 from .plugins import NMS, PLUGIN_DOMAIN, PLUGIN_NAMESPACE, PLUGIN_VERSION, ROI_ALIGN, check_plugin_node
 from .schemas import register_plugin_schemas
 
@@ -127,17 +125,8 @@ def surgeon(onnx_in: str, onnx_out: str | None = None) -> SurgeryResult:
     graph.fold_constants().cleanup()
     model = _finish(gs.export_onnx(graph))
     onnx.save(model, onnx_out)
-    _write_sidecar(onnx_in, onnx_out, replaced)
+    derive_sidecar(onnx_in, onnx_out, target="tensorrt", plugins={k: len(v) for k, v in replaced.items()},
+                   plugin_namespace=PLUGIN_NAMESPACE, plugin_version=PLUGIN_VERSION)
     attrs = {n.name: {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
              for n in model.graph.node if n.domain == PLUGIN_DOMAIN}
     return SurgeryResult(onnx_out, before, len(model.graph.node), replaced, attrs, time.perf_counter() - start)
-
-
-def _write_sidecar(onnx_in: str, onnx_out: str, replaced: dict) -> None:
-    meta = read_sidecar(onnx_in)
-    meta.update(target="tensorrt", plugins={k: len(v) for k, v in replaced.items()},
-                plugin_namespace=PLUGIN_NAMESPACE, plugin_version=PLUGIN_VERSION)
-    dst = sidecar_path(onnx_out)
-    with open(dst + ".tmp", "w") as f:
-        json.dump(meta, f, indent=2)
-    shutil.move(dst + ".tmp", dst)

@@ -59,6 +59,13 @@ def stand_in():
     return StandInPredictor()
 
 
+@pytest.fixture
+def make_stand_in():
+    """StandInPredictor itself, for tests that set its inference time (a fixture, since conftest modules
+    of other test folders share the name `conftest`)."""
+    return StandInPredictor
+
+
 def write_video(path, frames, fps=30):
     h, w = frames[0].shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))

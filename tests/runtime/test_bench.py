@@ -3,10 +3,9 @@ import json
 from mrcnn_edge.runtime.bench import bench
 
 
-def test_bench_with_a_stand_in(tmp_path, small_video):
-    from conftest import StandInPredictor
+def test_bench_with_a_stand_in(tmp_path, small_video, make_stand_in):
 
-    result = bench(StandInPredictor(infer_s=0.005), video=small_video[0], warmup=2, iterations=20,
+    result = bench(make_stand_in(infer_s=0.005), video=small_video[0], warmup=2, iterations=20,
                    out_dir=str(tmp_path))
     lat = result.latency_ms
     assert result.iterations == 20 and 5 <= lat["min"] <= lat["p50"] <= lat["p99"] <= lat["max"]

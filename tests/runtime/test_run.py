@@ -78,11 +78,10 @@ def test_max_frames_stops_early(small_video, stand_in):
     assert run_stream(stand_in, small_video[0], max_frames=5, live_line=False).frames_processed == 5
 
 
-def test_capture_overlaps_inference(tmp_path, small_video):
+def test_capture_overlaps_inference(tmp_path, small_video, make_stand_in):
     """With a slow model, decoding hides behind inference: the loop hardly waits for frames."""
-    from conftest import StandInPredictor
 
-    slow = StandInPredictor(infer_s=0.03)
+    slow = make_stand_in(infer_s=0.03)
     run_stream(slow, small_video[0], report_dir=str(tmp_path), live_line=False)
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["stages_ms"]["capture_wait"]["p50"] < 0.2 * report["stages_ms"]["infer"]["p50"]

@@ -9,17 +9,19 @@ import numpy as np
 
 from ...errors import UserError
 from ..preprocess import check_images
+from .mask_rows import pad_mask_rows, trim_mask_rows
 from .sidecar import read_sidecar
 
 INPUT = "images"
 OUTPUTS = ("num_detections", "boxes", "scores", "classes", "masks")
+PASSES = "trim_mask_rows"  # applied to the graph before ORT optimises it
 
 
 def _optimized_path(model_path: str) -> str:
     """Where the optimised graph is cached: next to the model, keyed by the model's size and mtime, so
-    a re-exported model never runs a stale cache."""
+    a re-exported model never runs a stale cache; the tag changes when the graph passes change."""
     stat = os.stat(model_path)
-    key = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}:{PASSES}".encode()).hexdigest()[:12]
     return f"{os.path.splitext(model_path)[0]}.{key}.ort_opt.onnx"
 
 
@@ -63,9 +65,20 @@ class OnnxRuntimeBackend:
                 for stale in glob.glob(f"{glob.escape(os.path.splitext(path)[0])}.*.ort_opt.onnx"):
                     os.remove(stale)
                 options.optimized_model_filepath = optimized
-            return ort.InferenceSession(path, options, providers=self.providers)
+            return ort.InferenceSession(self._trimmed(path), options, providers=self.providers)
         except Exception as e:  # ORT raises its own exception types for unreadable or invalid graphs
             raise UserError(f"{path} is not a loadable ONNX model ({str(e).splitlines()[0][:160]})") from None
+
+    @staticmethod
+    def _trimmed(path: str) -> str | bytes:
+        """The graph with its mask branch cut to the detected rows (mask_rows.py), or path as it is."""
+        import onnx
+
+        try:
+            model = onnx.load(path)
+        except Exception:  # not ONNX: let ORT name the problem
+            return path
+        return model.SerializeToString() if trim_mask_rows(model) else path
 
     def _check_contract(self, path: str) -> None:
         inputs = {i.name: i for i in self.session.get_inputs()}
@@ -78,4 +91,6 @@ class OnnxRuntimeBackend:
 
     def infer(self, images: np.ndarray) -> dict[str, np.ndarray]:
         check_images(images, self.input_shape, "the model")  # [B,3,H,W]; a symbolic B is a str
-        return dict(zip(OUTPUTS, self.session.run(list(OUTPUTS), {INPUT: images})))
+        outputs = dict(zip(OUTPUTS, self.session.run(list(OUTPUTS), {INPUT: images})))
+        outputs["masks"] = pad_mask_rows(outputs["masks"], outputs["boxes"].shape[1])
+        return outputs

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 from ...errors import UserError
 
@@ -28,3 +29,17 @@ def read_sidecar(model_path: str) -> dict:
     if missing:
         raise UserError(f"{path} lacks {', '.join(missing)}: it is not an mrcnn-edge sidecar, re-export the model")
     return info
+
+
+def write_sidecar(model_path: str, info: dict) -> str:
+    """Write info as the sidecar of model_path, atomically (a reader never sees half a file)."""
+    path = sidecar_path(model_path)
+    with open(path + ".tmp", "w") as f:
+        json.dump(info, f, indent=2)
+    shutil.move(path + ".tmp", path)
+    return path
+
+
+def derive_sidecar(model_in: str, model_out: str, **changes) -> str:
+    """The sidecar of a graph made from model_in: model_in's, with changes."""
+    return write_sidecar(model_out, {**read_sidecar(model_in), **changes})
