@@ -13,12 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import tempfile
+import time
 
 from mrcnn_edge.runtime.demo import make_video
 from mrcnn_edge.runtime.latency import STAGES
-from mrcnn_edge.runtime.run import load_predictor, run_stream
+from mrcnn_edge.runtime import Predictor
+from mrcnn_edge.runtime.run import SCORE_THRESHOLD, run_stream
 from mrcnn_edge.runtime.sources import open_source
 
 WARM_FRAMES = 500  # allocator pools, ORT arenas and caches settle within these
@@ -50,12 +53,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help=".onnx (the light model @512 for the overhead target)")
     parser.add_argument("--frames", type=int, default=10_000)
-    parser.add_argument("--out-dir", default=os.path.join(tempfile.gettempdir(), "mrcnn_edge_long_stream"))
+    parser.add_argument("--out-dir", default=os.path.join(tempfile.gettempdir(), "mrcnn_edge_long_stream"),
+                        help="the annotated video, JSONL and report")
+    parser.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"),
+                        help="where long_stream.json goes")
     args = parser.parse_args()
     if args.frames <= WARM_FRAMES:
         parser.error(f"--frames must exceed {WARM_FRAMES}")
 
-    probe = RssProbe(load_predictor(args.model))
+    probe = RssProbe(Predictor.from_path(args.model, score_threshold=SCORE_THRESHOLD))
     size = max(probe.input_size)
     video = make_video(os.path.join(args.out_dir, f"loop_{size}.mp4"), num_frames=300, size=size)
     result = run_stream(probe, open_source(video, loop=True), out=os.path.join(args.out_dir, "annotated.mp4"),
@@ -73,7 +79,10 @@ def main() -> None:
         "host_overhead_share": host_ms / report["end_to_end_ms"]["mean"], "stage_means_ms": means,
     }
     summary["host_overhead_target_met"] = summary["host_overhead_share"] <= 0.10
-    with open(os.path.join(args.out_dir, "long_stream.json"), "w") as f:
+    summary["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    summary["date"] = time.strftime("%Y-%m-%d")
+    os.makedirs(args.results, exist_ok=True)
+    with open(os.path.join(args.results, "long_stream.json"), "w") as f:
         json.dump(summary, f, indent=2)
     print(json.dumps(summary, indent=2))
 

@@ -6,6 +6,7 @@ import sys
 
 from ._version import __version__
 from .errors import UserError
+from .precision.placement import DEFAULT_KEEP_FLOAT
 from .precision.placement import EXCLUSIONS as KEEP_FLOAT_CHOICES
 from .runtime.run import SCORE_THRESHOLD
 
@@ -191,7 +192,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model.onnx (calibrate the plain graph; the cache also serves model.trt.onnx)")
     p.add_argument("--source", default="synthetic", help="image folder, glob, video, or 'synthetic'")
     p.add_argument("--method", default="entropy", choices=["entropy", "percentile", "minmax"])
-    p.add_argument("--num-images", type=int, default=32)
+    p.add_argument("--num-images", type=int, default=64, help="default 64: see calibration/README.md")
     p.add_argument("--cache", default=None, help="default: <model>.calib.<method>.json")
     p.set_defaults(func=_calibrate)
 
@@ -199,8 +200,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("--precision", required=True, choices=["fp16", "int8"])
     p.add_argument("--cache", default=None, help="int8: the cache from `mrcnn-edge calibrate`")
-    p.add_argument("--keep-float", nargs="*", default=[], choices=KEEP_FLOAT_CHOICES,
-                   help="int8: layers to keep in float for accuracy (see calibration/README.md)")
+    p.add_argument("--keep-float", nargs="*", default=list(DEFAULT_KEEP_FLOAT), choices=KEEP_FLOAT_CHOICES,
+                   help="int8: layers kept in float for accuracy; default: %(default)s, the best measured in "
+                        "calibration/README.md; --keep-float alone quantises them all")
     p.add_argument("-o", "--out", default=None)
     p.set_defaults(func=_quantize)
 

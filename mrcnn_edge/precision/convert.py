@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from ..errors import UserError
+from .placement import DEFAULT_KEEP_FLOAT
 
 PRECISIONS = ("fp32", "fp16", "int8")
 
@@ -22,7 +23,7 @@ def precision_path(onnx_path: str, precision: str) -> str:
 
 
 def convert(onnx_path: str, precision: str, *, cache: str | None = None, out: str | None = None,
-            keep_float: tuple[str, ...] = ()):
+            keep_float: tuple[str, ...] = DEFAULT_KEEP_FLOAT):
     """Write the `precision` variant of `onnx_path`; int8 needs a calibration cache (`mrcnn-edge calibrate`)."""
     if precision not in PRECISIONS[1:]:
         raise UserError(f"precision '{precision}' has no conversion: choose fp16 or int8 (fp32 is model.onnx itself)")

@@ -21,7 +21,7 @@ from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 from ..errors import UserError
 from ..runtime.backends.sidecar import derive_sidecar
 from .calibrate import METHODS, read_cache
-from .placement import QUANTIZED_OP_TYPES, nodes_to_exclude
+from .placement import DEFAULT_KEEP_FLOAT, QUANTIZED_OP_TYPES, nodes_to_exclude
 
 TARGETS = {
     "tensorrt": dict(activation_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True}),
@@ -40,7 +40,7 @@ class QuantizeResult:
 
 
 def quantize_int8(onnx_in: str, onnx_out: str, cache: str, *, target: str = "onnxruntime",
-                  keep_float: tuple[str, ...] = ()) -> QuantizeResult:
+                  keep_float: tuple[str, ...] = DEFAULT_KEEP_FLOAT) -> QuantizeResult:
     """Insert Q/DQ into `onnx_in` with ranges from `cache`; writes `onnx_out` and its sidecar."""
     start = time.perf_counter()
     if target not in TARGETS:

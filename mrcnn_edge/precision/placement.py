@@ -67,6 +67,7 @@ _PASS_THROUGH = {"Relu", "HardSwish", "HardSigmoid", "Mul", "Add", "BatchNormali
                  "Transpose", "Resize", "MaxPool", "Identity", "Cast", "Sigmoid", "Clip", "Concat", "Slice"}
 
 EXCLUSIONS = {"first_conv": first_conv, "head_outputs": head_outputs, "mask_head": mask_head}
+DEFAULT_KEEP_FLOAT = ("first_conv", "head_outputs", "mask_head")  # the best measured: calibration/README.md
 
 
 def nodes_to_exclude(model: onnx.ModelProto, keep_float: list[str]) -> list[str]:

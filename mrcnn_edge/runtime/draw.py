@@ -41,22 +41,21 @@ def annotate(image_rgb: np.ndarray, dets: Detections, fps: float | None = None) 
 
 
 def _blend_masks(image_rgb: np.ndarray, dets: Detections, order, rects) -> np.ndarray:
-    """One blend: each pixel takes the colour of the most confident mask covering it. Only the
-    rectangle around all masks is touched."""
+    """Masks blended in: each pixel takes the colour of the most confident mask covering it (masks are
+    painted in ascending score). Only the rectangle around all masks is touched; outside the masks the
+    overlay equals the frame, so the blend leaves those pixels as they were."""
     out = image_rgb.copy()
     drawn = [r for r in rects if r[2]]
     if not drawn:
         return out
     x0, y0 = min(r[0] for r in drawn), min(r[1] for r in drawn)
     x1, y1 = max(r[0] + r[2] for r in drawn), max(r[1] + r[3] for r in drawn)
-    color_of = np.zeros((y1 - y0, x1 - x0), np.int32)  # 0 = no mask, else class id
+    window = out[y0:y1, x0:x1]
+    overlay = window.copy()
     for i in order:
         x, y, w, h = rects[i]
-        color_of[y - y0:y - y0 + h, x - x0:x - x0 + w][dets.masks[i, y:y + h, x:x + w]] = int(dets.classes[i])
-    covered = color_of > 0
-    colors = PALETTE[(color_of[covered] - 1) % len(PALETTE)].astype(np.float32)
-    window = out[y0:y1, x0:x1]
-    window[covered] = (window[covered] * (1 - MASK_ALPHA) + colors * MASK_ALPHA).astype(np.uint8)
+        overlay[y - y0:y - y0 + h, x - x0:x - x0 + w][dets.masks[i, y:y + h, x:x + w]] = class_color(int(dets.classes[i]))
+    cv2.addWeighted(overlay, MASK_ALPHA, window, 1 - MASK_ALPHA, 0, dst=window)
     return out
 
 

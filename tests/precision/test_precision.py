@@ -96,3 +96,21 @@ def test_unreadable_calibration_image(model_onnx, tmp_path):
 def test_int8_without_cache_is_a_clear_error(model_onnx):
     with pytest.raises(UserError, match="int8 needs a calibration cache"):
         convert(model_onnx, "int8")
+
+
+def test_mask_head_exclusion_is_the_mask_branch(model_onnx, tmp_path):
+    """keep-float mask_head names the mask head's convs and the mask predictor, in model.onnx and in
+    model.trt.onnx (found from the pooling node, not by name), and nothing of the box or RPN heads."""
+    import onnx
+
+    from mrcnn_edge.precision.placement import mask_head
+
+    trt = surgeon(model_onnx, str(tmp_path / "model.trt.onnx")).path
+    for path in (model_onnx, trt):
+        graph = onnx.load(path).graph
+        by_name = {n.name: n for n in graph.node}
+        weights = sorted(by_name[name].input[1] for name in mask_head(graph))
+        assert weights == ["roi_heads.mask_head.0.0.weight", "roi_heads.mask_head.1.0.weight",
+                           "roi_heads.mask_head.2.0.weight", "roi_heads.mask_head.3.0.weight",
+                           "roi_heads.mask_predictor.conv5_mask.weight",
+                           "roi_heads.mask_predictor.mask_fcn_logits.weight"], path

@@ -22,7 +22,7 @@ def test_masks_are_blended_in_class_colours_most_confident_on_top():
     assert out.shape == image.shape and (image == 100).all()  # the input is not modified
 
     def expected(c):
-        return (100 * (1 - MASK_ALPHA) + np.array(class_color(c)) * MASK_ALPHA).astype(np.uint8)
+        return np.rint(100 * (1 - MASK_ALPHA) + np.array(class_color(c)) * MASK_ALPHA).astype(np.uint8)
 
     np.testing.assert_array_equal(out[70, 70], expected(1))  # overlap: the 0.9 circle wins
     np.testing.assert_array_equal(out[100, 120], expected(2))
