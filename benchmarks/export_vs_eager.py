@@ -9,6 +9,7 @@ latency / matmul GFLOP/s. Writes benchmarks/results/export_vs_eager.{json,md}.
 
     python benchmarks/export_vs_eager.py --cases light@512 r50@512 --iterations 10
     python benchmarks/export_vs_eager.py --cases r50@800 --int8 entropy --out int8_vs_eager
+    (int8: one model per --int8-keep-float set; default the shipped recipe's set, and none)
 """
 from __future__ import annotations
 
@@ -28,11 +29,11 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from mrcnn_edge.data.synthetic import VAL, sample
-from mrcnn_edge.export.deploy import DeployMaskRCNN
 from mrcnn_edge.export.onnx_export import OPSET, export_model, sidecar_info
 from mrcnn_edge.model.architectures import build_model
 from mrcnn_edge.model.checkpoint import load_model
 from mrcnn_edge.model.eager import EagerPredictor
+from mrcnn_edge.precision.placement import DEFAULT_KEEP_FLOAT
 from mrcnn_edge.runtime import Predictor
 from mrcnn_edge.runtime.backends.sidecar import write_sidecar
 
@@ -75,12 +76,37 @@ def build_case(name: str, light_checkpoint: str) -> tuple[nn.Module, str, tuple[
     return model.eval(), "maskrcnn_resnet50_fpn", size, [f"c{i}" for i in range(1, 91)]
 
 
-def model_gflop(model: nn.Module, size) -> float:
-    """FLOPs of the deploy forward (convolutions and matmuls; the two regions are not counted)."""
-    deploy = DeployMaskRCNN(model, size).eval()
+def model_gflop(model: nn.Module, frame: np.ndarray) -> float:
+    """FLOPs (convolutions and matmuls) of torchvision eager on a benchmark frame: the work that both
+    sides do. Eager runs the mask head on the detections only, as ORT does with its dynamic K."""
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        deploy(torch.zeros(1, 3, *size, dtype=torch.uint8))
+        EagerPredictor(model)(frame)
     return counter.get_total_flops() / 1e9
+
+
+def ort_op_breakdown(path: str, frame: np.ndarray, threads: int | None, runs: int = 3) -> dict[str, float]:
+    """ONNX Runtime's own profile of model.onnx on one frame: ms per run by op type, largest first."""
+    import onnxruntime as ort
+
+    from mrcnn_edge.runtime.backends.onnxruntime_backend import (
+        OnnxRuntimeBackend,
+        optimized_path,
+    )
+
+    predictor = Predictor.from_onnx(path, threads)  # writes the optimised graph that runs: profiled below
+    options = OnnxRuntimeBackend._session_options(ort, threads)
+    options.enable_profiling = True
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(optimized_path(path), options, providers=["CPUExecutionProvider"])
+    images = predictor.preprocess(frame)[0]
+    for _ in range(runs + 1):
+        session.run(None, {"images": images})
+    with open(session.end_profiling()) as f:
+        events = [e for e in json.load(f) if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
+    per_op: dict[str, float] = {}
+    for e in events:
+        per_op[e["args"]["op_name"]] = per_op.get(e["args"]["op_name"], 0.0) + e["dur"] / 1000 / (runs + 1)
+    return dict(sorted(per_op.items(), key=lambda kv: -kv[1]))
 
 
 def time_case(model, predictors: dict, frames, warmup: int, iterations: int) -> dict:
@@ -109,13 +135,13 @@ def time_case(model, predictors: dict, frames, warmup: int, iterations: int) -> 
         f"{name}_detections_median": float(np.median(d[warmup:])) for name, d in detections.items()}
 
 
-def int8_model(path: str, method: str, num_images: int) -> str:
+def int8_model(path: str, method: str, num_images: int, keep_float: tuple[str, ...], out: str) -> str:
     """Calibrate model.onnx on synthetic calib images and insert Q/DQ (ONNX Runtime flavour)."""
     from mrcnn_edge.precision.calibrate import calibrate
     from mrcnn_edge.precision.convert import convert
 
     cache = calibrate(path, "synthetic", method, num_images)
-    return convert(path, "int8", cache=cache.cache).path
+    return convert(path, "int8", cache=cache.cache, keep_float=keep_float, out=out).path
 
 
 def run_case(name: str, args, gflops_mm: float) -> dict:
@@ -126,11 +152,15 @@ def run_case(name: str, args, gflops_mm: float) -> dict:
         export_model(model, path, size)
         write_sidecar(path, sidecar_info(model, arch=arch, classes=classes, size=size, opset=OPSET, sha256=""))
         predictors = {"onnxruntime": Predictor.from_onnx(path, threads=args.threads)}
-        if args.int8:
-            predictors["int8"] = Predictor.from_onnx(int8_model(path, args.int8, args.calib_images), args.threads)
+        for i, keep in enumerate(args.int8_keep_float if args.int8 else []):
+            kept = tuple(k for k in keep.split(",") if k)
+            int8 = int8_model(path, args.int8, args.calib_images, kept, os.path.join(tmp, f"model.int8.{i}.onnx"))
+            predictors[f"int8 ({'+'.join(kept)} float)" if kept else "int8 (all quantised)"] = \
+                Predictor.from_onnx(int8, args.threads)
         result = time_case(model, predictors, frames, args.warmup, args.iterations)
-    gflop = model_gflop(model, size)
-    result |= {"case": name, "arch": arch, "size": list(size), "gflop": gflop,
+        result["onnxruntime_ops_ms"] = ort_op_breakdown(path, frames[0], args.threads)
+    gflop = model_gflop(model, frames[0])
+    result |= {"case": name, "arch": arch, "size": list(size), "gflop": gflop, "backends": list(predictors),
                "efficiency_eager": gflop / (result["eager_ms"] / 1000) / gflops_mm}
     for p in predictors:
         result |= {f"{p}_speedup": result["eager_ms"] / result[f"{p}_ms"],
@@ -148,13 +178,17 @@ def markdown(report: dict) -> str:
              "| case | backend | GFLOP | dets | eager ms | ms (pre / infer / post) | speed-up | efficiency |",
              "|---|---|---|---|---|---|---|---|"]
     for r in report["cases"]:
-        for p in ("onnxruntime", "int8"):
-            if f"{p}_ms" not in r:
-                continue
-            lines.append(f"| {r['case']} | {'ORT fp32' if p == 'onnxruntime' else 'ORT int8'} | {r['gflop']:.1f} | "
+        for p in r["backends"]:
+            lines.append(f"| {r['case']} | {'ORT fp32' if p == 'onnxruntime' else 'ORT ' + p} | {r['gflop']:.1f} | "
                          f"{r[f'{p}_detections_median']:.0f} | {r['eager_ms']:.0f} | {r[f'{p}_ms']:.0f} "
                          f"({r[f'{p}_preprocess_ms']:.1f} / {r[f'{p}_infer_ms']:.0f} / {r[f'{p}_postprocess_ms']:.1f}) | "
                          f"{r[f'{p}_speedup']:.2f}x | {r['efficiency_eager']:.1%} eager, {r[f'{p}_efficiency']:.1%} |")
+    lines += ["", "ONNX Runtime fp32 profile, ms per run by op type (one frame, kernel time):", "",
+              "| case | " + " | ".join(f"op {i + 1}" for i in range(6)) + " | all ops |", "|---|" + "---|" * 7]
+    for r in report["cases"]:
+        ops = r["onnxruntime_ops_ms"]
+        top = [f"{op} {ms:.0f}" for op, ms in list(ops.items())[:6]]
+        lines.append(f"| {r['case']} | " + " | ".join(top + [""] * (6 - len(top))) + f" | {sum(ops.values()):.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -169,6 +203,8 @@ def main() -> None:
     parser.add_argument("--int8", choices=["minmax", "entropy", "percentile"], default=None,
                         help="also time an INT8 model calibrated with this method")
     parser.add_argument("--calib-images", type=int, default=8)
+    parser.add_argument("--int8-keep-float", nargs="+", default=[",".join(DEFAULT_KEEP_FLOAT), ""],
+                        help="comma-separated layer sets kept in float, one int8 model each ('' = none)")
     parser.add_argument("--out", default="export_vs_eager", help="results file name in benchmarks/results/")
     args = parser.parse_args()
     if args.threads:

@@ -18,9 +18,9 @@ import resource
 import tempfile
 import time
 
+from mrcnn_edge.runtime import Predictor
 from mrcnn_edge.runtime.demo import make_video
 from mrcnn_edge.runtime.latency import STAGES
-from mrcnn_edge.runtime import Predictor
 from mrcnn_edge.runtime.run import SCORE_THRESHOLD, run_stream
 from mrcnn_edge.runtime.sources import open_source
 

@@ -6,7 +6,10 @@ the heads' float outputs. Optional exclusions trade speed for accuracy.
 """
 from __future__ import annotations
 
-import onnx
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: the CLI reads the exclusion names without importing onnx
+    import onnx
 
 QUANTIZED_OP_TYPES = ["Conv", "ConvTranspose", "Gemm", "MatMul"]
 

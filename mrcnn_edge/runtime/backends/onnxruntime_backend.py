@@ -17,7 +17,7 @@ OUTPUTS = ("num_detections", "boxes", "scores", "classes", "masks")
 PASSES = "trim_mask_rows"  # applied to the graph before ORT optimises it
 
 
-def _optimized_path(model_path: str) -> str:
+def optimized_path(model_path: str) -> str:
     """Where the optimised graph is cached: next to the model, keyed by the model's size and mtime, so
     a re-exported model never runs a stale cache; the tag changes when the graph passes change."""
     stat = os.stat(model_path)
@@ -55,7 +55,7 @@ class OnnxRuntimeBackend:
 
     def _session(self, ort, path: str, threads: int | None, cache: bool):
         options = self._session_options(ort, threads)
-        optimized = _optimized_path(path)
+        optimized = optimized_path(path)
         try:
             if cache and os.path.isfile(optimized):
                 options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # done once already
