@@ -107,7 +107,7 @@ def plot_latency(meter: LatencyMeter, report: dict, title: str, path: str) -> No
     matplotlib.use("Agg")  # no display needed
     import matplotlib.pyplot as plt
 
-    fig, (timeline, bars) = plt.subplots(1, 2, figsize=(13, 4.6), gridspec_kw={"width_ratios": [1.6, 1]})
+    fig, (timeline, bars) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1.6, 1]})
     frames = np.arange(len(meter))
     timeline.plot(frames, np.asarray(meter.end_to_end) * 1000, lw=1, color="tab:blue", label="end to end")
     timeline.plot(frames, np.asarray(meter.stages["infer"]) * 1000, lw=1, color="tab:orange", label="infer")
@@ -119,16 +119,20 @@ def plot_latency(meter: LatencyMeter, report: dict, title: str, path: str) -> No
 
     names = list(STAGES) + ["end_to_end"]
     stats = [report["stages_ms"][n] for n in STAGES] + [report["end_to_end_ms"]]
+    colors = ["tab:gray"] * len(STAGES) + ["tab:blue"]
+    colors[STAGES.index("infer")] = "tab:orange"
+    if report.get("sink_writer_ms"):  # the writer thread: overlaps the stages, so it is not a part of end to end
+        names.append("sink writer\n(overlapped)")
+        stats.append(report["sink_writer_ms"])
+        colors.append("tab:olive")
     p50 = [s["p50"] for s in stats]
     p99 = [s["p99"] for s in stats]
     y = np.arange(len(names))[::-1]
-    colors = ["tab:gray"] * len(STAGES) + ["tab:blue"]
-    colors[STAGES.index("infer")] = "tab:orange"
     bars.barh(y, p50, color=colors, xerr=[np.zeros(len(p50)), np.subtract(p99, p50)], capsize=3)
     for yi, v, v99 in zip(y, p50, p99):
         bars.text(v99, yi, f"  {v:.1f} / {v99:.1f}", va="center", fontsize=8)
     bars.axvline(BASELINE_MS, color="tab:red", ls="--", lw=1.2)
-    bars.set_yticks(y, [n.replace("_", " ") for n in names])
+    bars.set_yticks(y, [n.replace("_", " ") for n in names], fontsize=8)
     bars.set(xlabel="ms (bar p50, whisker p99)", title="per stage")
     bars.set_xlim(0, max(BASELINE_MS, max(p99)) * 1.3)
     bars.grid(axis="x", alpha=0.3)

@@ -14,7 +14,8 @@ from .sources import Source
 
 def stream(source: Source, predictor, sinks: list[Sink], meter: LatencyMeter, max_frames: int | None = None) -> None:
     """Run every frame of `source` through `predictor` into `sinks` until the source ends, max_frames
-    frames are done or a sink asks to stop. Errors propagate; the caller closes sinks and source."""
+    frames are done or a sink asks to stop, then flush the sinks. Errors propagate; the caller closes
+    sinks and source."""
     clock = time.perf_counter
     waiting_since = clock()
     for frame, wait in source.frames():
@@ -33,4 +34,6 @@ def stream(source: Source, predictor, sinks: list[Sink], meter: LatencyMeter, ma
                       "sink": t4 - t3}, end_to_end=t4 - waiting_since)
         waiting_since = clock()
         if (max_frames is not None and len(meter) >= max_frames) or any(s.stop_requested for s in sinks):
-            return
+            break
+    for sink in sinks:
+        sink.flush()

@@ -34,22 +34,24 @@ class RunResult:
 
 
 def _open_sinks(out, jsonl, coco, show, video_fps) -> list:
-    from .sinks import CocoResultsSink, JsonlSink, VideoSink, WindowSink
+    """The window in the stream's thread (GUI toolkits want it there, and q must stop the loop at
+    once); the files in one writer thread, beside the next frame's inference."""
+    from .sinks import BackgroundSinks, CocoResultsSink, JsonlSink, VideoSink, WindowSink
 
-    sinks = []
+    sinks, files = [], []
     try:  # a sink that fails to open must not leave the ones before it open
         if show:
             sinks.append(WindowSink())
         if out:
-            sinks.append(VideoSink(out, fps=video_fps))
+            files.append(VideoSink(out, fps=video_fps))
         if jsonl:
-            sinks.append(JsonlSink(jsonl))
+            files.append(JsonlSink(jsonl))
         if coco:
-            sinks.append(CocoResultsSink(coco))
+            files.append(CocoResultsSink(coco))
     except BaseException:
-        _close_all(sinks)
+        _close_all(sinks + files)
         raise
-    return sinks
+    return sinks + ([BackgroundSinks(files)] if files else [])
 
 
 def _close_all(sinks) -> None:
@@ -96,15 +98,21 @@ def run_stream(model, source, *, out: str | None = None, jsonl: str | None = Non
         for message in src.notes.values():
             notify(message)
         if meter is not None:
-            result = _result(meter, src, predictor, model, out, jsonl, coco, report_dir, error)
+            result = _result(meter, src, predictor, model, out, jsonl, coco, report_dir, error, sinks)
     return result
 
 
-def _result(meter, src, predictor, model, out, jsonl, coco, report_dir, error) -> RunResult:
+def _result(meter, src, predictor, model, out, jsonl, coco, report_dir, error, sinks) -> RunResult:
+    from .latency import summarize_ms
+    from .sinks import BackgroundSinks
+
+    # The writer thread's own time per frame: not part of end to end, which it overlaps.
+    writer = [summarize_ms(s.busy_s) for s in sinks if isinstance(s, BackgroundSinks)]
     report = meter.report(frames_dropped=src.dropped, source=src.description, live_source=src.live,
                           model=model if isinstance(model, str) else type(model).__name__,
                           backend=predictor.backend_name, precision=predictor.precision,
-                          input_size=list(predictor.input_size), notes=list(src.notes.values()), error=error)
+                          input_size=list(predictor.input_size), notes=list(src.notes.values()), error=error,
+                          sink_writer_ms=writer[0] if writer else None)
     outputs = {k: v for k, v in (("video", out), ("jsonl", jsonl), ("coco", coco)) if v}
     if report_dir:
         title = f"mrcnn-edge run: {predictor.backend_name} {predictor.precision} " \

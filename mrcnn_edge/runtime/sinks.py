@@ -2,12 +2,17 @@
 
 Every sink is written so that closing it after an error leaves a valid file holding every frame
 written so far: the video is finalised, each JSONL line is flushed, the COCO file is written whole.
+`BackgroundSinks` runs file sinks in a writer thread, beside the next frame's inference.
 """
 from __future__ import annotations
 
 import json
 import os
+import queue
 import re
+import threading
+import time
+from array import array
 
 import cv2
 
@@ -24,8 +29,60 @@ class Sink:
     def write(self, frame: Frame, dets: Detections, fps: float) -> None:
         raise NotImplementedError
 
+    def flush(self) -> None:
+        """Return once every frame written so far is out; raise what went wrong doing so."""
+
     def close(self) -> None:
         pass
+
+
+class BackgroundSinks(Sink):
+    """Sinks run in one writer thread behind a bounded queue, so that drawing, encoding and RLE of a
+    frame overlap the next frame's inference (which releases the GIL). Frames are written in order and
+    none is dropped: when the writer is `depth` frames behind, write() waits (back-pressure, which the
+    stream times as its sink stage). A sink's error stops the writing and is raised by the next write()
+    or by flush(); close() closes every sink and raises nothing, since it runs while unwinding."""
+
+    def __init__(self, sinks: list[Sink], depth: int = 2):
+        self.sinks = sinks
+        self.busy_s = array("d")  # the writer's time per frame
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write_all, name="mrcnn-edge-sinks", daemon=True)
+        self._thread.start()
+
+    def _write_all(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:  # after an error, frames are taken but not written: write() never hangs
+                start = time.perf_counter()
+                try:
+                    for sink in self.sinks:
+                        sink.write(*item)
+                except BaseException as e:  # raised in the stream's thread by write() or flush()
+                    self._error = e
+                self.busy_s.append(time.perf_counter() - start)
+            self._queue.task_done()
+        self._queue.task_done()
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def write(self, frame, dets, fps):
+        self._raise_error()
+        self._queue.put((frame, dets, fps))
+
+    def flush(self):
+        self._queue.join()
+        self._raise_error()
+
+    def close(self):
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        for sink in self.sinks:
+            sink.close()
 
 
 def _parent_dir(path: str) -> None:
