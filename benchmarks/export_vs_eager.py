@@ -96,6 +96,7 @@ def ort_op_breakdown(path: str, frame: np.ndarray, threads: int | None, runs: in
     predictor = Predictor.from_onnx(path, threads)  # writes the optimised graph that runs: profiled below
     options = OnnxRuntimeBackend._session_options(ort, threads)
     options.enable_profiling = True
+    options.profile_file_prefix = os.path.join(os.path.dirname(path), "ort_profile")  # beside the model, a temp dir
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = ort.InferenceSession(optimized_path(path), options, providers=["CPUExecutionProvider"])
     images = predictor.preprocess(frame)[0]

@@ -1,4 +1,5 @@
-"""ONNX Runtime backend: runs model.onnx on the CPU (or the CUDA execution provider where present)."""
+"""ONNX Runtime backend: runs model.onnx on the CPU (or the CUDA execution provider where present),
+with the mask branch cut to the detected rows (`mask_rows.py`); outputs keep the contract's shapes."""
 from __future__ import annotations
 
 import glob
