@@ -48,6 +48,7 @@ class BackgroundSinks(Sink):
         self.busy_s = array("d")  # the writer's time per frame
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
+        self._error_raised = False
         self._thread = threading.Thread(target=self._write_all, name="mrcnn-edge-sinks", daemon=True)
         self._thread.start()
 
@@ -65,9 +66,10 @@ class BackgroundSinks(Sink):
         self._queue.task_done()
 
     def _raise_error(self) -> None:
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
+        """Raise the writer's error once; it stays set, so nothing after it is ever written."""
+        if self._error is not None and not self._error_raised:
+            self._error_raised = True
+            raise self._error
 
     def write(self, frame, dets, fps):
         self._raise_error()
