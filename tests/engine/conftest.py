@@ -11,10 +11,12 @@ K, M, SIZE = 5, 28, (64, 96)
 
 
 def contract_model(path, batch="B", size=SIZE, precision="fp32", plugin_node=False):
-    """images uint8 [batch,3,H,W] -> num_detections, boxes, scores, classes, masks (scores from a Conv, so
-    int8 quantisation has a layer to work on); sidecar JSON beside it."""
+    """images uint8 [batch,3,H,W] -> num_detections, boxes, scores, classes, masks (scores from three
+    Convs, so int8 quantisation has a layer to work on: the middle one, since the default keep-float set
+    leaves the first conv and the head outputs in float); sidecar JSON beside it."""
     H, W = size
     init = [numpy_helper.from_array(np.full((2, 3, 1, 1), 0.1, np.float32), "w"),
+            numpy_helper.from_array(np.full((2, 2, 1, 1), 0.5, np.float32), "w2"),
             numpy_helper.from_array(np.array([0], np.int64), "zero"),
             numpy_helper.from_array(np.array([K], np.int64), "k"),
             numpy_helper.from_array(np.array([K, 4], np.int64), "k4"),
@@ -27,7 +29,9 @@ def contract_model(path, batch="B", size=SIZE, precision="fp32", plugin_node=Fal
              helper.make_node("Concat", ["b", "k4"], ["bk4"], axis=0),
              helper.make_node("Concat", ["b", "kmm"], ["bkmm"], axis=0),
              helper.make_node("Cast", ["images"], ["x"], to=TensorProto.FLOAT),
-             helper.make_node("Conv", ["x", "w"], ["y"], name="conv"),
+             helper.make_node("Conv", ["x", "w"], ["y0"], name="stem"),
+             helper.make_node("Conv", ["y0", "w2"], ["y1"], name="conv"),
+             helper.make_node("Conv", ["y1", "w2"], ["y"], name="head"),
              helper.make_node("ReduceMean", ["y", "chw"], ["pooled"], keepdims=0),
              helper.make_node("Unsqueeze", ["pooled", "one"], ["pooled1"]),
              helper.make_node("Expand", ["pooled1", "bk"], ["scores"]),

@@ -54,7 +54,7 @@ def trim_mask_rows(model: onnx.ModelProto) -> bool:
         sliced = f"{prefix}input_{i}"
         nodes.append(helper.make_node("Slice", [name, prefix + "zero", prefix + "rows", prefix + "axis"], [sliced]))
         for node in nodes_reading:
-            node.input[:] = [sliced if i == name else i for i in node.input]
+            node.input[:] = [sliced if x == name else x for x in node.input]
     ordered = list(graph.node)
     del graph.node[:]
     graph.node.extend(ordered[:at] + nodes + ordered[at:])
