@@ -57,7 +57,8 @@ def _export(args) -> None:
     from .export.onnx_export import export_onnx
     from .model.zoo import default_checkpoint
 
-    result = export_onnx(args.weights or default_checkpoint(), args.out, args.size, args.arch)
+    result = export_onnx(args.weights or default_checkpoint(), args.out, args.size, args.arch,
+                         batch_size=None if args.dynamic_batch else 1)
     print(f"exported {result.path} in {result.seconds:.1f} s: {result.nodes} nodes, "
           f"{result.size_bytes / 2**20:.1f} MiB (sidecar {result.sidecar})")
 
@@ -145,6 +146,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None, help="checkpoint (.pth); default: the shipped model")
     p.add_argument("--size", type=_size, default=None,
                    help="HxW, multiples of 32; default: the checkpoint's input size, else 800x800")
+    p.add_argument("--dynamic-batch", action="store_true",
+                   help="a dynamic batch axis (for Triton and batched engines); default: batch 1")
     p.add_argument("-o", "--out", default="model.onnx")
     p.set_defaults(func=_export)
 

@@ -26,6 +26,7 @@ from .onnx_functions import DOMAIN, VERSION, batched_nms_function, multilevel_ro
 
 OPSET = 18
 DEFAULT_SIZE = (800, 800)
+MAX_BATCH = 64  # the dynamic batch axis' bound, as torch.export wants one
 
 
 @dataclass(frozen=True)
@@ -48,15 +49,21 @@ def check_size(size: tuple[int, int]) -> tuple[int, int]:
     return H, W
 
 
-def export_model(model: MaskRCNN, out_path: str, size: tuple[int, int], *, batch_size: int = 1,
+def export_model(model: MaskRCNN, out_path: str, size: tuple[int, int], *, batch_size: int | None = 1,
                  opset: int = OPSET) -> int:
-    """Export model's deploy forward at a static size; returns the main graph's node count."""
+    """Export model's deploy forward at a static size; returns the main graph's node count.
+
+    batch_size None exports a dynamic batch axis ("batch", up to MAX_BATCH): the deploy forward and
+    both region bodies are batch-generic, so only the traced example (2 images: torch.export
+    specialises a size of 1) and the declared axis change.
+    """
     deploy = DeployMaskRCNN(model.eval(), check_size(size)).eval()
-    images = torch.zeros(batch_size, 3, *deploy.image_size, dtype=torch.uint8)
+    images = torch.zeros(batch_size or 2, 3, *deploy.image_size, dtype=torch.uint8)
+    dynamic = None if batch_size else {"images": {0: torch.export.Dim("batch", min=1, max=MAX_BATCH)}}
     with torch.no_grad():
         program = torch.onnx.export(deploy, (images,), dynamo=True, opset_version=opset, input_names=["images"],
                                     output_names=list(OUTPUT_NAMES), custom_translation_table=translation_table(),
-                                    optimize=True, verbose=False)
+                                    dynamic_shapes=dynamic, optimize=True, verbose=False)
     proto = program.model_proto
     num_levels = len(model.roi_heads.box_roi_pool.featmap_names)
     proto.functions.extend([multilevel_roi_align_function(num_levels, opset), batched_nms_function(opset)])
@@ -76,9 +83,10 @@ def sidecar_info(model: MaskRCNN, *, arch: str, classes, size, opset: int, sha25
 
 
 def export_onnx(weights: str, out_path: str, size: tuple[int, int] | None = None, arch: str | None = None, *,
-                batch_size: int = 1, opset: int = OPSET, progress: bool = True, **test_settings) -> ExportResult:
+                batch_size: int | None = 1, opset: int = OPSET, progress: bool = True, **test_settings) -> ExportResult:
     """Export a checkpoint to ONNX. size (H, W) defaults to the checkpoint's input size, else 800x800;
-    test_settings are MaskRCNN's (box_score_thresh, box_detections_per_img, ...)."""
+    batch_size None gives a dynamic batch axis; test_settings are MaskRCNN's (box_score_thresh,
+    box_detections_per_img, ...)."""
     from ..model.checkpoint import load_model
 
     start = time.perf_counter()

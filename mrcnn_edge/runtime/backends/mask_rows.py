@@ -5,6 +5,9 @@ RoIs even when three detections passed the threshold. The deploy forward writes 
 without any shape that names K (`DeployMaskRCNN.segment`), so slicing its two inputs, the detection
 boxes and classes, to the first max(num_detections, 1) rows is all it takes. At least one row
 stays so that no kernel sees an empty batch.
+
+Graphs with a dynamic batch axis are left as they are: there the exporter resolves the last reshape's
+-1 against the symbolic batch and writes K itself ([-1, K, M, M]), so cut rows would not fit.
 """
 from __future__ import annotations
 
@@ -33,6 +36,8 @@ def trim_mask_rows(model: onnx.ModelProto) -> bool:
     """Slice the mask branch's inputs to the detected rows, in place. False (and the model untouched)
     when the graph has no mask branch reading the detection outputs, e.g. a graph not exported by us."""
     graph = model.graph
+    if any(i.type.tensor_type.shape.dim[:1] and i.type.tensor_type.shape.dim[0].dim_param for i in graph.input):
+        return False  # a dynamic batch axis: see the module docstring
     producers = [i for i, n in enumerate(graph.node) if DETECTIONS in n.output]
     if len(producers) != 1 or len(graph.node[producers[0]].output) <= max(MASK_INPUTS) \
             or MASKS not in {o.name for o in graph.output}:
