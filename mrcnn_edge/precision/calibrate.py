@@ -12,7 +12,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-import onnx
 from onnxruntime.quantization import CalibrationMethod
 from onnxruntime.quantization.calibrate import create_calibrator, load_tensors_data, save_tensors_data
 from tqdm import tqdm
@@ -80,7 +79,3 @@ def read_cache(cache_path: str):
     except (ValueError, KeyError, TypeError) as e:
         raise UserError(f"calibration cache {cache_path} is corrupt ({e}): run `mrcnn-edge calibrate` again") from None
 
-
-def model_tensor_names(onnx_path: str) -> set[str]:
-    model = onnx.load(onnx_path, load_external_data=False)
-    return {o for n in model.graph.node for o in n.output} | {i.name for i in model.graph.input}

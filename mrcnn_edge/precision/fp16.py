@@ -17,7 +17,7 @@ import onnx_graphsurgeon as gs
 from onnxconverter_common.float16 import convert_float_to_float16
 
 from ..runtime.backends.sidecar import derive_sidecar
-from .placement import QUANTIZED_OP_TYPES, head_outputs
+from .placement import QUANTIZED_OP_TYPES, consumers, head_outputs
 
 # Region calls of model.onnx and plugin nodes of model.trt.onnx: they run in float here. (The RoIAlign
 # plugin also takes FP16 maps; feeding it FP16 is left for a measured follow-up.)
@@ -34,16 +34,13 @@ class Fp16Result:
 
 def float_zone(graph: onnx.GraphProto) -> list[str]:
     """Nodes kept in float: before the first Conv, and from each head's output to the next compute layer."""
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    readers = consumers(graph)
     first = next(i for i, n in enumerate(graph.node) if n.op_type == "Conv")
     zone = {n.name for n in graph.node[:first]}
     by_name = {n.name: n for n in graph.node}
     frontier = deque(o for name in head_outputs(graph) for o in by_name[name].output)
     while frontier:
-        for node in consumers.get(frontier.popleft(), []):
+        for node in readers.get(frontier.popleft(), []):
             if node.op_type in QUANTIZED_OP_TYPES or node.name in zone:
                 continue
             zone.add(node.name)

@@ -18,6 +18,15 @@ def _producers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
     return {o: n for n in graph.node for o in n.output}
 
 
+def consumers(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
+    """Tensor name -> the nodes that read it."""
+    readers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    return readers
+
+
 def first_conv(graph: onnx.GraphProto) -> list[str]:
     """The stem: the first Conv reached from the image (it sees raw pixels, the widest range)."""
     convs = [n for n in graph.node if n.op_type == "Conv"]
@@ -30,13 +39,10 @@ def head_outputs(graph: onnx.GraphProto) -> list[str]:
     These are the RPN objectness and box convs, the box predictor and the mask logits conv.
     """
     compute = [n for n in graph.node if n.op_type in QUANTIZED_OP_TYPES]
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    readers = consumers(graph)
 
     def feeds_compute(name: str, depth: int = 0) -> bool:
-        for c in consumers.get(name, []):
+        for c in readers.get(name, []):
             if c.op_type in QUANTIZED_OP_TYPES or (depth < 6 and c.op_type in _PASS_THROUGH
                                                    and any(feeds_compute(o, depth + 1) for o in c.output)):
                 return True
@@ -55,11 +61,10 @@ def mask_head(graph: onnx.GraphProto) -> list[str]:
                 None)
     if detect is None or pool is None:
         return []
-    branch, frontier = set(), list(pool.output)
+    readers, branch, frontier = consumers(graph), set(), list(pool.output)
     while frontier:
-        name = frontier.pop()
-        for node in graph.node:
-            if name in node.input and node.name not in branch:
+        for node in readers.get(frontier.pop(), []):
+            if node.name not in branch:
                 branch.add(node.name)
                 frontier += node.output
     return [n.name for n in graph.node if n.name in branch and n.op_type in QUANTIZED_OP_TYPES]
