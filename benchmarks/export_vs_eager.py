@@ -35,7 +35,7 @@ from mrcnn_edge.model.checkpoint import load_model
 from mrcnn_edge.model.eager import EagerPredictor
 from mrcnn_edge.precision.placement import DEFAULT_KEEP_FLOAT
 from mrcnn_edge.runtime import Predictor
-from mrcnn_edge.runtime.backends.sidecar import write_sidecar
+from mrcnn_edge.sidecar import write_sidecar
 
 CASES = ("r50@800", "r50@512", "light@512")
 RESULTS = os.path.join(os.path.dirname(__file__), "results")

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 
 from ..errors import UserError
-from ..runtime.backends.sidecar import read_sidecar, sidecar_path
+from ..sidecar import read_sidecar, sidecar_path
 from .metadata import PRECISIONS, check_contract, import_tensorrt, onnx_io
 
 

@@ -15,7 +15,7 @@ import time
 import tensorrt as trt
 
 from ..errors import UserError
-from ..runtime.backends.sidecar import read_sidecar
+from ..sidecar import read_sidecar
 from .build import BuildResult, model_stem
 from .cuda import gpu_info
 from ..files import sha256_of

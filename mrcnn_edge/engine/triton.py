@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import onnx
 
 from ..errors import UserError
-from ..runtime.backends.sidecar import read_sidecar, sidecar_path
+from ..sidecar import read_sidecar, sidecar_path
 from .build import model_stem
 from .metadata import CONTRACT, check_contract, engine_metadata_path, onnx_io, read_engine_metadata
 

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from .._version import __version__
 from ..errors import UserError
-from ..runtime.backends.sidecar import write_sidecar
+from ..sidecar import write_sidecar
 from .deploy import MAX_SIDE, MIN_SIDE, OUTPUT_NAMES, STRIDE, DeployMaskRCNN
 from .onnx_functions import DOMAIN, VERSION, batched_nms_function, multilevel_roi_align_function, translation_table
 

@@ -17,7 +17,7 @@ from onnxruntime.quantization.calibrate import create_calibrator, load_tensors_d
 from tqdm import tqdm
 
 from ..errors import UserError
-from ..runtime.backends.sidecar import read_sidecar
+from ..sidecar import read_sidecar
 from .calibration_data import LetterboxedReader, calibration_frames
 from .placement import QUANTIZED_OP_TYPES
 

@@ -16,7 +16,7 @@ import onnx
 import onnx_graphsurgeon as gs
 from onnxconverter_common.float16 import convert_float_to_float16
 
-from ..runtime.backends.sidecar import derive_sidecar
+from ..sidecar import derive_sidecar
 from .placement import QUANTIZED_OP_TYPES, consumers, head_outputs
 
 # Region calls of model.onnx and plugin nodes of model.trt.onnx: they run in float here. (The RoIAlign

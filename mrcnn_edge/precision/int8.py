@@ -19,7 +19,7 @@ import onnx
 from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
 from ..errors import UserError
-from ..runtime.backends.sidecar import derive_sidecar
+from ..sidecar import derive_sidecar
 from .calibrate import METHODS, read_cache
 from .placement import DEFAULT_KEEP_FLOAT, QUANTIZED_OP_TYPES, nodes_to_exclude
 

@@ -59,7 +59,7 @@ def cached_onnx(checkpoint: str, out_dir: str, size: tuple[int, int]) -> str:
     """The checkpoint exported to ONNX at `size`, exported once per checkpoint content and size."""
     from ..export.onnx_export import export_onnx
     from ..model.checkpoint import sha256_of
-    from .backends.sidecar import sidecar_path
+    from ..sidecar import sidecar_path
 
     path = os.path.join(out_dir, f"model_{sha256_of(checkpoint)[:16]}_{size[0]}x{size[1]}.onnx")
     # The sidecar is written after the graph: with both present, the export finished.

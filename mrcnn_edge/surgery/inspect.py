@@ -9,7 +9,7 @@ import onnx
 from onnx import helper
 
 from ..errors import UserError
-from ..runtime.backends.sidecar import sidecar_path
+from ..sidecar import sidecar_path
 from .plugins import PLUGIN_DOMAIN
 
 

@@ -16,7 +16,7 @@ import onnx_graphsurgeon as gs
 
 from ..errors import UserError
 from ..export.onnx_functions import DOMAIN as REGION_DOMAIN
-from ..runtime.backends.sidecar import derive_sidecar
+from ..sidecar import derive_sidecar
 from .plugins import NMS, PLUGIN_DOMAIN, PLUGIN_NAMESPACE, PLUGIN_VERSION, ROI_ALIGN, check_plugin_node
 from .schemas import register_plugin_schemas
 

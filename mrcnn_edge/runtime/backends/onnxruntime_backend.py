@@ -11,7 +11,7 @@ import numpy as np
 from ...errors import UserError
 from ..preprocess import check_images
 from .mask_rows import pad_mask_rows, trim_mask_rows
-from .sidecar import read_sidecar
+from ...sidecar import read_sidecar
 
 INPUT = "images"
 OUTPUTS = ("num_detections", "boxes", "scores", "classes", "masks")

@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from ...errors import UserError
-from .sidecar import read_sidecar
+from ...sidecar import read_sidecar
 
 
 class PluginGraphBackend:

@@ -5,7 +5,7 @@ import json
 import os
 import shutil
 
-from ...errors import UserError
+from .errors import UserError
 
 REQUIRED = ("arch", "classes", "input_size", "precision", "detections")
 
