@@ -4,11 +4,11 @@
 //   engines) calls getCreators and setLoggerFinder.
 // - Applications that dlopen or link the library call initMrcnnEdgePlugins instead.
 // There is deliberately no REGISTER_TENSORRT_PLUGIN: its static registrar runs at dlopen time,
-// and loadLibrary fails when a creator it would register is already registered.
+// and loadLibrary fails when a creator it would register is already registered. Processes that
+// can only preload a library (Triton) use libmrcnn_edge_plugins_autoreg.so (plugin_autoreg.cpp).
 // getPluginCreators is not exported: it returns IPluginCreator (IPluginV2) creators only.
 
-#include "batched_nms/batched_nms_plugin.h"
-#include "multilevel_roi_align/multilevel_roi_align_plugin.h"
+#include "plugin_creators.h"
 #include "plugin_errors.h"
 
 #include <NvInferRuntime.h>
@@ -18,23 +18,9 @@
 
 using namespace nvinfer1;
 
-namespace
-{
-
-IPluginCreatorInterface* const* creatorList(int32_t& count) noexcept
-{
-    static mrcnn_edge::MultilevelRoiAlignCreator roiAlign;
-    static mrcnn_edge::BatchedNmsCreator nms;
-    static IPluginCreatorInterface* const list[] = {&roiAlign, &nms};
-    count = static_cast<int32_t>(sizeof(list) / sizeof(list[0]));
-    return list;
-}
-
-} // namespace
-
 MRCNN_EDGE_EXPORT IPluginCreatorInterface* const* getCreators(int32_t& nbCreators)
 {
-    return creatorList(nbCreators);
+    return mrcnn_edge::pluginCreators(nbCreators);
 }
 
 MRCNN_EDGE_EXPORT void setLoggerFinder(ILoggerFinder* finder)
@@ -49,7 +35,7 @@ MRCNN_EDGE_EXPORT bool initMrcnnEdgePlugins(void* logger)
 {
     mrcnn_edge::setPluginLogger(static_cast<ILogger*>(logger));
     int32_t count = 0;
-    IPluginCreatorInterface* const* creators = creatorList(count);
+    IPluginCreatorInterface* const* creators = mrcnn_edge::pluginCreators(count);
     bool ok = true;
     for (int32_t i = 0; i < count; ++i)
     {
