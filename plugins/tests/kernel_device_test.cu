@@ -331,9 +331,12 @@ CaseResult roiAlignCase(std::string const& name, bool half, MultilevelRoiAlignPa
     {
         actual = download<float>(dOut.ptr, expected.size());
     }
-    // fp32: the device may contract multiply-adds (FMA), moving sample points by an ulp.
-    // fp16: both sides read the same values (the maps are fp16-exact); the output is rounded once to fp16.
-    CaseResult r{"MultilevelRoIAlign", name, 0.0, half ? 1e-3 : 1e-4, 0, {}};
+    // fp32: nvcc contracts multiply-adds (FMA), which moves sample points by an ulp or two of the
+    // coordinate (3e-5 px at x = 336) times this noise map's gradient (up to 2 per px); any
+    // indexing or level error is orders of magnitude larger. fp16: both sides read the same values
+    // (the maps are fp16-exact); the output is rounded once to fp16 (half an ulp: 2.4e-4 below 1),
+    // and the FMA difference can tip that rounding by one ulp more.
+    CaseResult r{"MultilevelRoIAlign", name, 0.0, half ? 1e-3 : 5e-4, 0, {}};
     for (size_t i = 0; i < expected.size(); ++i)
     {
         double const error = std::fabs(static_cast<double>(actual[i]) - expected[i]);
