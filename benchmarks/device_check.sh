@@ -45,9 +45,13 @@ fi
 
 command -v cmake >/dev/null || fail "cmake not found"
 [[ -x "$nvcc" ]] || fail "nvcc not found (set NVCC=/path/to/nvcc)"
+if [[ -n "$gpu" ]]; then
+  "$python" -c "import torch, torchvision" 2>/dev/null || fail "$python cannot import torch and torchvision"
+fi
 mkdir -p "$out_dir"
 out_dir="$(cd "$out_dir" && pwd)"
-say "GPU: ${gpu:-none}; building for sm_$arch with $("$nvcc" --version | tail -n 1)"
+rm -f "$out_dir"/{kernels.json,kernels.txt,device_check.json,device_check.md} # no stale results
+say "GPU: ${gpu:-none}; building for sm_$arch with nvcc $("$nvcc" --version | grep -o 'release [0-9.]*' || true)"
 
 # Every step gets what is left of a 290 s budget, so the whole check ends within 5 minutes.
 started=$SECONDS
@@ -66,7 +70,6 @@ fi
 status=0
 timeout "$(left)" "$build_dir/kernel_device_test" --json "$out_dir/kernels.json" | tee "$out_dir/kernels.txt" \
   || status=1
-"$python" -c "import torch, torchvision" 2>/dev/null || fail "$python cannot import torch and torchvision"
 PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" timeout "$(left)" "$python" "$repo/benchmarks/device_eager.py" \
   --out "$out_dir" --kernels "$out_dir/kernels.json" || status=1
 say "done in $((SECONDS - started)) s: $out_dir/device_check.md"
