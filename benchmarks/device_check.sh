@@ -72,6 +72,6 @@ timeout "$(left)" "$build_dir/kernel_device_test" --json "$out_dir/kernels.json"
   || status=1
 PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" timeout "$(left)" "$python" "$repo/benchmarks/device_eager.py" \
   --out "$out_dir" --kernels "$out_dir/kernels.json" || status=1
-say "done in $((SECONDS - started)) s: $out_dir/device_check.md"
+[[ ! -f "$out_dir/device_check.md" ]] || say "wrote $out_dir/device_check.{json,md} in $((SECONDS - started)) s"
 [[ $status -eq 0 ]] || say "FAILED: see the output above"
 exit "$status"
