@@ -23,11 +23,14 @@ $(BIN)/.installed: setup.py pyproject.toml
 
 setup: $(BIN)/.installed
 
-# ffmpeg serves the loopback video stream in the network-source test
+# ffmpeg serves the loopback video stream in the network-source test; shellcheck lints device_check.sh
 sysdeps:
 	@command -v ffmpeg >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 	  apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y ffmpeg >/dev/null; } || \
 	  echo "ffmpeg not installed: the network-source test will be skipped"
+	@command -v shellcheck >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  DEBIAN_FRONTEND=noninteractive apt-get -qq install -y shellcheck >/dev/null; } || \
+	  echo "shellcheck not installed: the device_check.sh lint test will be skipped"
 
 demo: setup
 	$(BIN)/mrcnn-edge demo
