@@ -480,6 +480,18 @@ CaseResult nmsCase(std::string const& name, BatchedNmsParams const& params, NmsI
 
 // --- report ------------------------------------------------------------------------------------------
 
+//! %.3g, with NaN spelled as Python's json module reads it (an unwritten output gives NaN).
+std::string jsonNumber(double x)
+{
+    if (std::isnan(x))
+    {
+        return "NaN";
+    }
+    char text[32];
+    std::snprintf(text, sizeof(text), "%.3g", x);
+    return text;
+}
+
 void writeJson(char const* path, std::string const& device, std::vector<CaseResult> const& results)
 {
     FILE* f = std::fopen(path, "w");
@@ -493,9 +505,10 @@ void writeJson(char const* path, std::string const& device, std::vector<CaseResu
     {
         CaseResult const& r = results[i];
         std::fprintf(f,
-            "    {\"kernel\": \"%s\", \"case\": \"%s\", \"max_abs_error\": %.3g, \"tolerance\": %.3g, "
+            "    {\"kernel\": \"%s\", \"case\": \"%s\", \"max_abs_error\": %s, \"tolerance\": %s, "
             "\"mismatches\": %lld, \"passed\": %s, \"median_ms\": %.4f, \"min_ms\": %.4f}%s\n",
-            r.kernel.c_str(), r.name.c_str(), r.maxAbsError, r.tolerance, static_cast<long long>(r.mismatches),
+            r.kernel.c_str(), r.name.c_str(), jsonNumber(r.maxAbsError).c_str(), jsonNumber(r.tolerance).c_str(),
+            static_cast<long long>(r.mismatches),
             r.passed() ? "true" : "false", r.timing.medianMs, r.timing.minMs, i + 1 < results.size() ? "," : "");
     }
     std::fprintf(f, "  ]\n}\n");
