@@ -8,6 +8,13 @@ as well but pulls in a large dependency tree.)
 
 Two targets share one cache: TensorRT wants symmetric signed INT8 activations (zero point 0);
 ONNX Runtime's x86 kernels are fastest with unsigned activations (U8S8).
+
+TensorRT's explicit quantization (NvInfer.h, IQuantizeLayer / IDequantizeLayer, 10.3 and 11.1):
+DequantizeLinear takes only INT8, FP8 or INT4 input, so Conv/Gemm biases stay float (`QuantizeBias`
+off: ONNX Runtime would make each an INT32 initializer behind a DequantizeLinear, which the parser
+rejects; TensorRT fuses a float bias into the INT8 conv itself). Zero points are 0 (symmetric),
+scales float, and per-channel scales only on weights (activations are per-tensor). `mrcnn-edge check`
+holds every graph to these rules.
 """
 from __future__ import annotations
 
@@ -24,7 +31,8 @@ from .calibrate import METHODS, read_cache
 from .placement import DEFAULT_KEEP_FLOAT, QUANTIZED_OP_TYPES, nodes_to_exclude
 
 TARGETS = {
-    "tensorrt": dict(activation_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True}),
+    "tensorrt": dict(activation_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True,
+                                                                     "QuantizeBias": False}),
     "onnxruntime": dict(activation_type=QuantType.QUInt8, extra_options={}),
 }
 
