@@ -288,9 +288,13 @@ def _plugins(g: _Graph, release: Release) -> Iterator[Violation]:
 
 
 def _local_functions(g: _Graph, release: Release) -> Iterator[Violation]:
+    from ..export.onnx_functions import DOMAIN as REGION_DOMAIN
+
     for node in g.nodes:
         if (node.domain, node.op_type) in g.functions:
-            yield Violation(_name(node), "local-function", f"calls local function {node.domain}.{node.op_type}")
+            region = " (an mrcnn-edge region: model.onnx is the CPU graph, TensorRT gets model.trt.onnx)" \
+                if node.domain == REGION_DOMAIN else ""
+            yield Violation(_name(node), "local-function", f"calls local function {node.domain}.{node.op_type}{region}")
 
 
 CHECKS: dict[str, Callable[[_Graph, Release], Iterator[Violation]]] = {

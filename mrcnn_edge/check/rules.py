@@ -82,7 +82,7 @@ RULES = {r.name: r for r in (
          "remaining attributes as its PluginFields (onnx-tensorrt ModelImporter fallback plugin importer); "
          "the field lists are the C++ creators' own (_plugin_ref.plugin_fields)"),
     Rule("local-function", "a call of a local function",
-         "run graph surgery: TensorRT gets model.trt.onnx, where the regions are plugin nodes",
+         "run `mrcnn-edge surgery` on it (`mrcnn-edge build` does): its regions become plugin nodes",
          "the parser imports local functions since 9.0 EA (onnx-tensorrt Changelog), but mrcnn-edge's region "
          "functions stand for our plugins: built from standard ops they would not be the plugins "
          "(ARCHITECTURE.md)"),
@@ -114,6 +114,15 @@ RELEASES = {
     "11.x": Release("11.x", (3, 13), (9, 25), _ADDED_10_14 + _ADDED_10_15 + _ADDED_11_0),
 }
 DEFAULT_RELEASE = "10.3"  # JetPack 6, the oldest TensorRT the toolkit supports
+
+
+
+def release_for(tensorrt_version: str) -> str:
+    """The rule set for an installed TensorRT version string ('10.3.0.30' -> '10.3', '10.8.0' -> '10.x')."""
+    if tensorrt_version.startswith("10.3."):
+        return "10.3"
+    return "11.x" if tensorrt_version.startswith("11.") else "10.x"
+
 
 _TABLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "trt_operators.json")
 

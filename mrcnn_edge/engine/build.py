@@ -65,7 +65,7 @@ def _quantize_int8(onnx_in: str, onnx_out: str, calibration: str | None) -> None
     quantize_int8(onnx_in, onnx_out, cache, target="onnxruntime")
 
 
-def _onnxruntime_build(onnx_path: str, precision: str, out_dir: str, calibration: str | None) -> BuildResult:
+def onnxruntime_build(onnx_path: str, precision: str, out_dir: str, calibration: str | None) -> BuildResult:
     """Without TensorRT: the ONNX Runtime model of `precision`, from the fp32 export model.onnx."""
     start = time.perf_counter()
     info = read_sidecar(onnx_path)
@@ -103,7 +103,7 @@ def build(onnx_path: str, precision: str = "fp16", out_dir: str | None = None, *
     os.makedirs(out_dir, exist_ok=True)
     if import_tensorrt() is None:
         check_contract(onnx_io(onnx_path), onnx_path)
-        return _onnxruntime_build(onnx_path, precision, out_dir, calibration)
+        return onnxruntime_build(onnx_path, precision, out_dir, calibration)
     from .tensorrt_build import build_engine
 
     graph = tensorrt_graph(onnx_path, precision)
