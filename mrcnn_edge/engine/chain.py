@@ -131,17 +131,25 @@ def _precision_graph(trt_path: str, precision: str, cache: str | None, steps: _S
     return out
 
 
-def _check(graph: str, tensorrt_version: str | None, steps: _Steps) -> None:
+def _check(graph: str, tensorrt_version: str | None, steps: _Steps, remake: Callable[[], str]) -> str:
+    """Hold the graph TensorRT gets to TensorRT's rules. One reused from an earlier run (another toolkit
+    version, another recipe) that fails them is made again once; a graph made now that fails is an error."""
     from ..check.checker import check
     from ..check.rules import DEFAULT_RELEASE, release_for
 
-    steps.bar.set_description("check")
     release = release_for(tensorrt_version) if tensorrt_version else DEFAULT_RELEASE
+    steps.bar.set_description("check")
     result = check(graph, release)
+    if not result.ok and graph in steps.reused:
+        steps.reused.remove(graph)
+        os.remove(graph)
+        graph = remake()
+        result = check(graph, release)
     if not result.ok:
         raise UserError(f"{graph} breaks {len(result.violations)} of TensorRT {release}'s rules, first: "
                         f"{result.lines()[0]} (all: `mrcnn-edge check {graph}`)")
     steps.bar.update()
+    return graph
 
 
 def _source(weights: str | None, model: str | None, out_dir: str | None) -> tuple[str | None, str, str, bool]:
@@ -192,20 +200,27 @@ def build_chain(precision: str = "fp16", *, weights: str | None = None, model: s
         if weights:
             _export(weights, onnx_path, size, arch, None if dynamic_batch else 1, steps)
         check_contract(onnx_io(onnx_path), onnx_path)
-        from ..surgery.surgeon import surgeon
-
         trt_path = os.path.join(out_dir, f"{model_stem(onnx_path)}.trt.onnx")
-        steps.run("surgery", trt_path, [onnx_path], lambda: surgeon(onnx_path, trt_path), (sidecar_path(trt_path),))
-        cache = _calibration_cache(onnx_path, calibration, source, calib_images, steps) \
-            if precision == "int8" else None
-        graph = _precision_graph(trt_path, precision, cache, steps)
-        _check(graph, trt.__version__ if trt is not None else None, steps)
+        cache = None
+
+        def tensorrt_graph() -> str:  # surgery, then the precision stage: each skipped when up to date
+            from ..surgery.surgeon import surgeon
+
+            nonlocal cache
+            steps.run("surgery", trt_path, [onnx_path], lambda: surgeon(onnx_path, trt_path),
+                      (sidecar_path(trt_path),))
+            if precision == "int8":
+                cache = _calibration_cache(onnx_path, calibration, source, calib_images, steps)
+            return _precision_graph(trt_path, precision, cache, steps)
+
+        graph = _check(tensorrt_graph(), trt.__version__ if trt is not None else None, steps, tensorrt_graph)
         result = _engine(graph, onnx_path, precision, out_dir, cache, trt is not None, steps,
                          dict(plugins=plugins, workspace_mb=workspace_mb, dla_core=dla_core,
                               timing_cache=timing_cache, opt_level=opt_level, max_batch=max_batch))
     finally:
         steps.close()
-    return ChainResult(result, graph, steps.written, steps.reused, time.perf_counter() - start)
+    return ChainResult(result, graph, list(dict.fromkeys(steps.written)), list(dict.fromkeys(steps.reused)),
+                       time.perf_counter() - start)
 
 
 def _engine(graph: str, onnx_path: str, precision: str, out_dir: str, cache: str | None, tensorrt: bool,
