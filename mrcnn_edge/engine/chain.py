@@ -162,9 +162,7 @@ def _source(weights: str | None, model: str | None, out_dir: str | None) -> tupl
         return None, model, out_dir or os.path.dirname(os.path.abspath(model)), False
     from ..model.zoo import SHIPPED_CHECKPOINT, default_checkpoint
 
-    weights = weights or default_checkpoint()
-    if not os.path.isfile(weights):
-        raise UserError(f"checkpoint not found: {weights}")
+    weights = weights or default_checkpoint()  # read (and refused, in one line) by export's own loader
     out_dir = out_dir or os.getcwd()
     stem = os.path.splitext(os.path.basename(weights))[0]
     shipped = os.path.realpath(weights) == os.path.realpath(SHIPPED_CHECKPOINT)
@@ -182,6 +180,8 @@ def build_chain(precision: str = "fp16", *, weights: str | None = None, model: s
     start = time.perf_counter()
     if precision not in PRECISIONS:
         raise UserError(f"unknown precision '{precision}': choose {', '.join(PRECISIONS)}")
+    engine_options = dict(plugins=plugins, workspace_mb=workspace_mb, dla_core=dla_core, timing_cache=timing_cache,
+                          opt_level=opt_level, max_batch=max_batch)
     trt = import_tensorrt()
     if trt is not None:
         from .tensorrt_build import preflight
@@ -189,6 +189,8 @@ def build_chain(precision: str = "fp16", *, weights: str | None = None, model: s
         preflight(precision, plugins, dla_core)  # cuda-python, GPU, plugin library, DLA: before any slow step
     weights, onnx_path, out_dir, shipped = _source(weights, model, out_dir)
     os.makedirs(out_dir, exist_ok=True)
+    if not weights and onnx_path.endswith(".trt.onnx") and trt is not None:
+        return _engine_only(onnx_path, precision, out_dir, start, engine_options)
     if not weights and (onnx_path.endswith(".trt.onnx") or read_sidecar(onnx_path).get("precision", "fp32") != "fp32"):
         raise UserError(f"build starts from a checkpoint or the fp32 export model.onnx, not "
                         f"{os.path.basename(onnx_path)}: pass --model {model_stem(onnx_path)}.onnx")
@@ -214,13 +216,27 @@ def build_chain(precision: str = "fp16", *, weights: str | None = None, model: s
             return _precision_graph(trt_path, precision, cache, steps)
 
         graph = _check(tensorrt_graph(), trt.__version__ if trt is not None else None, steps, tensorrt_graph)
-        result = _engine(graph, onnx_path, precision, out_dir, cache, trt is not None, steps,
-                         dict(plugins=plugins, workspace_mb=workspace_mb, dla_core=dla_core,
-                              timing_cache=timing_cache, opt_level=opt_level, max_batch=max_batch))
+        result = _engine(graph, onnx_path, precision, out_dir, cache, trt is not None, steps, engine_options)
     finally:
         steps.close()
     return ChainResult(result, graph, list(dict.fromkeys(steps.written)), list(dict.fromkeys(steps.reused)),
                        time.perf_counter() - start)
+
+
+def _engine_only(graph: str, precision: str, out_dir: str, start: float, engine_options: dict) -> ChainResult:
+    """With TensorRT, from a plugin graph made elsewhere (model.<precision>.trt.onnx): check, then the engine."""
+    import tensorrt
+
+    from .build import tensorrt_graph
+
+    graph = tensorrt_graph(graph, precision)  # its sidecar says it is that precision
+    steps = _Steps(["check", "engine"], progress=False)
+    try:
+        _check(graph, tensorrt.__version__, steps, lambda: graph)
+        result = _engine(graph, graph, precision, out_dir, None, True, steps, engine_options)
+    finally:
+        steps.close()
+    return ChainResult(result, graph, steps.written, steps.reused, time.perf_counter() - start)
 
 
 def _engine(graph: str, onnx_path: str, precision: str, out_dir: str, cache: str | None, tensorrt: bool,
