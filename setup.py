@@ -58,8 +58,9 @@ setup(
     ],
     extras_require={
         "test": ["pytest"],
-        # the TensorRT backend's device memory (JetPack 6 ships CUDA 12; TensorRT itself comes from the system)
-        "tensorrt": ["cuda-python>=12.6,<13"],
+        # the TensorRT backend's device memory (JetPack 6 ships CUDA 12; TensorRT itself comes from the system);
+        # 12.6.0 has no cuda.bindings, which cuda.py imports
+        "tensorrt": ["cuda-python>=12.6.1,<13"],
     },
     ext_modules=ext_modules,
     cmdclass={"build_ext": build_ext} if build_ext else {},

@@ -36,7 +36,7 @@ def _run(args) -> None:
 
     print(run_stream(args.model, args.source, out=args.out, jsonl=args.jsonl, coco=args.coco,
                      report_dir=args.report_dir, max_frames=args.max_frames, show=args.show,
-                     score_threshold=args.score_threshold).summary())
+                     score_threshold=args.score_threshold, cuda_graph=args.cuda_graph).summary())
 
 
 def _demo(args) -> None:
@@ -50,7 +50,7 @@ def _bench(args) -> None:
 
     print(bench(args.model, video=args.video, warmup=args.warmup, iterations=args.iterations,
                 vs_eager=args.vs_eager, checkpoint=args.checkpoint, out_dir=args.out_dir,
-                score_threshold=args.score_threshold).summary())
+                score_threshold=args.score_threshold, cuda_graph=args.cuda_graph).summary())
 
 
 def _export(args) -> None:
@@ -64,11 +64,23 @@ def _export(args) -> None:
 
 
 def _build(args) -> None:
-    from .engine.build import build
+    from .engine.chain import build_chain
 
-    print(build(args.model, args.precision, args.out_dir, plugins=args.plugins, workspace_mb=args.workspace_mb,
-                dla_core=args.dla_core, timing_cache=args.timing_cache, opt_level=args.opt_level,
-                max_batch=args.max_batch, calibration=args.calibration).summary())
+    print(build_chain(args.precision, weights=args.weights, model=args.model, size=args.size, arch=args.arch,
+                      dynamic_batch=args.dynamic_batch, out_dir=args.out_dir, calibration=args.calibration,
+                      calib_source=args.calib_source, calib_images=args.calib_images, plugins=args.plugins,
+                      workspace_mb=args.workspace_mb, dla_core=args.dla_core, timing_cache=args.timing_cache,
+                      opt_level=args.opt_level, max_batch=args.max_batch).summary())
+
+
+def _check(args) -> int:
+    from .check.checker import check
+
+    result = check(args.model, args.tensorrt)
+    for line in result.lines():
+        print(line)
+    print(result.summary(), file=sys.stdout if result.ok else sys.stderr)
+    return 0 if result.ok else 1
 
 
 def _export_triton(args) -> None:
@@ -110,6 +122,10 @@ def _quantize(args) -> None:
 
     r = convert(args.model, args.precision, cache=args.cache, out=args.out, keep_float=tuple(args.keep_float))
     print(f"wrote {r.path} in {r.seconds:.1f} s")
+
+
+_CUDA_GRAPH_HELP = ("TensorRT engines: capture the copies and enqueue once as a CUDA graph and replay it "
+                    "(saves per-kernel launch overhead, most on Jetson's CPU cores)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -164,6 +180,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--show", action="store_true", help="show the annotated frames in a window (needs a display)")
     p.add_argument("--score-threshold", type=float, default=SCORE_THRESHOLD,
                    help="draw and write detections scoring at least this (0.05: all the model returns)")
+    p.add_argument("--cuda-graph", action="store_true", help=_CUDA_GRAPH_HELP)
     p.set_defaults(func=_run)
 
     p = sub.add_parser("demo", help="the shipped model on a generated video: annotated video and latency report")
@@ -181,6 +198,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default=None, help="eager's checkpoint (.pth); default: the shipped model")
     p.add_argument("--out-dir", default="bench_out")
     p.add_argument("--score-threshold", type=float, default=SCORE_THRESHOLD, help="detections pasted and kept per frame")
+    p.add_argument("--cuda-graph", action="store_true", help=_CUDA_GRAPH_HELP)
     p.set_defaults(func=_bench)
     p = sub.add_parser("surgery", help="model.onnx -> model.trt.onnx: regions replaced by our TensorRT plugins")
     p.add_argument("model")
@@ -209,20 +227,36 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", default=None)
     p.set_defaults(func=_quantize)
 
-    p = sub.add_parser("build", help="compile a model for this machine: a TensorRT engine, else its ONNX Runtime model")
-    p.add_argument("--model", required=True, help="model.onnx (or its plugin graph model[.<precision>].trt.onnx)")
+    p = sub.add_parser("build", help="the whole chain for this machine: export, surgery, precision, check, then a "
+                                     "TensorRT engine (else the ONNX Runtime model); up-to-date steps are skipped")
     p.add_argument("--precision", choices=("fp16", "int8", "fp32"), default="fp16")
-    p.add_argument("--out-dir", default=None, help="default: beside the model")
+    p.add_argument("--weights", default=None, help="checkpoint to build (any `export` takes); default: the shipped model")
+    p.add_argument("--model", default=None, help="or an exported model.onnx to build from")
+    p.add_argument("--size", type=_size, default=None, help="--weights: HxW input size (as `export --size`)")
+    p.add_argument("--arch", default=None, help="--weights: architecture; default: what the checkpoint says")
+    p.add_argument("--dynamic-batch", action="store_true", help="--weights: export with a dynamic batch axis")
+    p.add_argument("--out-dir", default=None, help="default: this folder (--weights), beside the model (--model)")
+    p.add_argument("--calibration", default=None, help="int8: a `mrcnn-edge calibrate` cache; default: calibrate inline")
+    p.add_argument("--calib-source", default=None, help="int8: calibration images (folder, glob or video); "
+                                                        "default: the synthetic set, for the shipped model only")
+    p.add_argument("--calib-images", type=int, default=64, help="int8: images to calibrate on")
     p.add_argument("--plugins", default=None, help="libmrcnn_edge_plugins.so; default: $MRCNN_EDGE_PLUGINS, "
                                                    "else build/cmake of this checkout")
     p.add_argument("--workspace-mb", type=int, default=4096, help="TensorRT workspace limit")
-    p.add_argument("--dla-core", type=int, default=None, help="build for this DLA core (Jetson Orin), GPU fallback")
+    p.add_argument("--dla-core", type=int, default=None, help="build for this DLA core (Jetson Orin; fp16/int8 "
+                                                              "only, see docs/jetson.md), GPU fallback")
     p.add_argument("--timing-cache", default=None, help="TensorRT timing cache; default: tensorrt.timing.cache "
                                                         "in the output folder")
     p.add_argument("--opt-level", type=int, default=3, choices=range(6), help="TensorRT builder optimisation level")
     p.add_argument("--max-batch", type=int, default=8, help="largest batch, for graphs with a dynamic batch axis")
-    p.add_argument("--calibration", default=None, help="int8 without TensorRT: the `mrcnn-edge calibrate` cache")
     p.set_defaults(func=_build)
+
+    p = sub.add_parser("check", help="check a graph against TensorRT's ONNX-parser and strongly typed rules "
+                                     "(no TensorRT needed): exit 1 with one line per violation")
+    p.add_argument("model", help="the graph TensorRT gets: model[.<precision>].trt.onnx")
+    p.add_argument("--tensorrt", default="10.3", choices=("10.3", "10.x", "11.x"),
+                   help="the TensorRT release whose rules apply (default: 10.3, JetPack 6)")
+    p.set_defaults(func=_check)
 
     p = sub.add_parser("export-triton", help="write a Triton Inference Server model repository for a model")
     p.add_argument("--model", required=True, help="an .engine from `mrcnn-edge build`, or an .onnx")
@@ -238,14 +272,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        args.func(args)
+        code = args.func(args)
     except UserError as e:
         print(f"mrcnn-edge {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"mrcnn-edge {args.command}: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

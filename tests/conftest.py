@@ -39,24 +39,46 @@ def random_resnet_checkpoint(arch: str, path: str) -> str:
 
 @pytest.fixture(scope="session")
 def exported_model(tmp_path_factory, shipped_checkpoint):
-    """exported_model(arch, (H, W)) -> path of model.onnx, exported once per session and shared.
+    """exported_model(arch, (H, W), batch_size=1) -> path of model.onnx, exported once per session and shared.
 
     arch "shipped" is the shipped checkpoint; the ResNet-50 architectures are seeded random inits
-    exported with score threshold 0 so that detections exist.
+    exported with score threshold 0 so that detections exist. batch_size None: a dynamic batch axis.
     """
     from mrcnn_edge.export.onnx_export import export_onnx
 
     root = tmp_path_factory.mktemp("exports")
     cache: dict = {}
 
-    def get(arch: str, size: tuple[int, int]) -> str:
-        if (arch, size) not in cache:
-            out = str(root / f"{arch}_{size[0]}x{size[1]}.onnx")
+    def get(arch: str, size: tuple[int, int], batch_size: int | None = 1) -> str:
+        key = (arch, tuple(size), batch_size)
+        if key not in cache:
+            batch = "" if batch_size == 1 else "_dynamic"
+            out = str(root / f"{arch}_{size[0]}x{size[1]}{batch}.onnx")
             if arch == "shipped":
-                cache[arch, size] = export_onnx(shipped_checkpoint, out, size, progress=False).path
+                cache[key] = export_onnx(shipped_checkpoint, out, size, batch_size=batch_size, progress=False).path
             else:
                 weights = random_resnet_checkpoint(arch, str(root / f"{arch}.pth"))
-                cache[arch, size] = export_onnx(weights, out, size, progress=False, box_score_thresh=0.0).path
-        return cache[arch, size]
+                cache[key] = export_onnx(weights, out, size, batch_size=batch_size, progress=False,
+                                         box_score_thresh=0.0).path
+        return cache[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def surgeried_model(exported_model, tmp_path_factory):
+    """surgeried_model(arch, (H, W), batch_size=1) -> SurgeryResult of that export, made once per session
+    (tests/surgery checks it against ONNX Runtime; tests/check holds it to TensorRT's rules)."""
+    from mrcnn_edge.surgery.surgeon import surgeon
+
+    root = tmp_path_factory.mktemp("surgery")
+    cache: dict = {}
+
+    def get(arch: str, size: tuple[int, int], batch_size: int | None = 1):
+        key = (arch, tuple(size), batch_size)
+        if key not in cache:
+            name = f"{arch}_{size[0]}x{size[1]}{'' if batch_size == 1 else '_dynamic'}.trt.onnx"
+            cache[key] = surgeon(exported_model(arch, size, batch_size), str(root / name))
+        return cache[key]
 
     return get

@@ -11,31 +11,23 @@ from dataclasses import dataclass
 from ..errors import UserError
 from ..sidecar import read_sidecar, sidecar_path
 from .metadata import PRECISIONS, check_contract, import_tensorrt, onnx_io
+from .result import BuildResult, model_stem
+
+__all__ = ["CPU_ARTIFACTS", "BuildResult", "build", "model_stem", "tensorrt_graph"]
 
 
 @dataclass(frozen=True)
-class BuildResult:
-    path: str        # the .engine, or the ONNX Runtime model
-    metadata: str    # its .engine.json, or the ONNX model's sidecar
-    backend: str     # "tensorrt" | "onnxruntime"
-    precision: str   # what was built
-    requested: str   # what was asked for
-    seconds: float
-
-    def summary(self) -> str:
-        if self.backend == "tensorrt":
-            return f"built {self.path} (TensorRT, {self.precision}) in {self.seconds:.1f} s; metadata {self.metadata}"
-        why = " (the CPU has no fp16 speed-up)" if self.requested != self.precision else ""
-        return (f"TensorRT not found: built the ONNX Runtime {self.precision} model {self.path} instead{why} "
-                f"in {self.seconds:.1f} s")
+class CpuArtifact:
+    precision: str  # the ONNX Runtime model built for a requested precision
+    note: str = ""  # said in the summary when it differs from what was asked
 
 
-def model_stem(onnx_path: str) -> str:
-    """`model` for model.onnx, model.trt.onnx, model.fp16.trt.onnx, model.int8.onnx, model.fp16.engine."""
-    name = os.path.basename(onnx_path).removesuffix(".engine").removesuffix(".onnx").removesuffix(".trt")
-    for precision in PRECISIONS:
-        name = name.removesuffix(f".{precision}")
-    return name
+# Without TensorRT: requested precision -> the CPU artifact built instead. The one table of that choice.
+CPU_ARTIFACTS = {
+    "fp32": CpuArtifact("fp32"),
+    "fp16": CpuArtifact("fp32", "the CPU has no fp16 speed-up"),
+    "int8": CpuArtifact("int8"),
+}
 
 
 def tensorrt_graph(onnx_path: str, precision: str) -> str:
@@ -44,8 +36,9 @@ def tensorrt_graph(onnx_path: str, precision: str) -> str:
         suffix = "" if precision == "fp32" else f".{precision}"
         onnx_path = os.path.join(os.path.dirname(onnx_path), f"{model_stem(onnx_path)}{suffix}.trt.onnx")
         if not os.path.isfile(onnx_path):
-            raise UserError(f"{onnx_path} not found: TensorRT builds the plugin graph of the precision asked for "
-                            "(graph surgery: `mrcnn-edge export --target tensorrt`, then the precision stage)")
+            raise UserError(f"{onnx_path} not found: TensorRT builds the plugin graph of the precision asked for; "
+                            f"`mrcnn-edge build --model {model_stem(onnx_path)}.onnx --precision {precision}` makes it "
+                            "(or `mrcnn-edge surgery`, then `mrcnn-edge quantize`)")
     have = read_sidecar(onnx_path).get("precision", "fp32")
     if have != precision:
         raise UserError(f"{onnx_path} is a {have} graph: a {precision} engine needs the {precision} graph "
@@ -72,14 +65,15 @@ def _quantize_int8(onnx_in: str, onnx_out: str, calibration: str | None) -> None
     quantize_int8(onnx_in, onnx_out, cache, target="onnxruntime")
 
 
-def _onnxruntime_build(onnx_path: str, precision: str, out_dir: str, calibration: str | None) -> BuildResult:
+def onnxruntime_build(onnx_path: str, precision: str, out_dir: str, calibration: str | None) -> BuildResult:
     """Without TensorRT: the ONNX Runtime model of `precision`, from the fp32 export model.onnx."""
     start = time.perf_counter()
     info = read_sidecar(onnx_path)
     if onnx_path.endswith(".trt.onnx") or info.get("precision", "fp32") != "fp32":
         raise UserError(f"without TensorRT, build starts from the fp32 export {model_stem(onnx_path)}.onnx, "
                         f"not {os.path.basename(onnx_path)}")
-    built = "int8" if precision == "int8" else "fp32"  # fp16: no speed-up on the CPU, so fp32
+    artifact = CPU_ARTIFACTS[precision]
+    built = artifact.precision
     out = os.path.join(out_dir, f"{model_stem(onnx_path)}.{built}.onnx")
     if os.path.abspath(out) == os.path.abspath(onnx_path):
         raise UserError(f"{out} would overwrite its own source: export to model.onnx, or pass another --out-dir")
@@ -89,7 +83,8 @@ def _onnxruntime_build(onnx_path: str, precision: str, out_dir: str, calibration
         _link(onnx_path, out)
         with open(sidecar_path(out), "w") as f:
             json.dump({**info, "precision": "fp32"}, f, indent=2)
-    return BuildResult(out, sidecar_path(out), "onnxruntime", built, precision, time.perf_counter() - start)
+    return BuildResult(out, sidecar_path(out), "onnxruntime", built, precision, time.perf_counter() - start,
+                       artifact.note)
 
 
 def build(onnx_path: str, precision: str = "fp16", out_dir: str | None = None, *, plugins: str | None = None,
@@ -108,7 +103,7 @@ def build(onnx_path: str, precision: str = "fp16", out_dir: str | None = None, *
     os.makedirs(out_dir, exist_ok=True)
     if import_tensorrt() is None:
         check_contract(onnx_io(onnx_path), onnx_path)
-        return _onnxruntime_build(onnx_path, precision, out_dir, calibration)
+        return onnxruntime_build(onnx_path, precision, out_dir, calibration)
     from .tensorrt_build import build_engine
 
     graph = tensorrt_graph(onnx_path, precision)

@@ -8,9 +8,9 @@ from ..errors import UserError
 
 def cudart() -> Any:
     try:
-        from cuda.bindings import runtime  # cuda-python >= 12.6 (older releases had `from cuda import cudart`)
+        from cuda.bindings import runtime  # cuda-python >= 12.6.1 (12.6.0 and older: `from cuda import cudart`)
     except ImportError:
-        raise UserError("cuda-python is not installed: pip install 'cuda-python>=12.6,<13' for CUDA 12 "
+        raise UserError("cuda-python is not installed: pip install 'cuda-python>=12.6.1,<13' for CUDA 12 "
                         "(JetPack 6), or the release matching your driver's CUDA major version") from None
     return runtime
 

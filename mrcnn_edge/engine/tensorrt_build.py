@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import os
 import time
 
 import tensorrt as trt
 
 from ..errors import UserError
-from ..sidecar import read_sidecar
-from .build import BuildResult, model_stem
-from .cuda import gpu_info
 from ..files import sha256_of
+from ..sidecar import read_sidecar
+from .cuda import gpu_info
+from .dla import check_dla
 from .metadata import engine_metadata_path, onnx_io, plugin_library
+from .result import BuildResult, model_stem
+
+log = logging.getLogger(__name__)
 
 _loaded_plugins: set[str] = set()  # loading a library twice would register its creators twice
 
@@ -36,6 +40,16 @@ def load_plugins(path: str) -> None:
 def runtime_info(plugins: str) -> dict[str, str]:
     """This machine, in the terms `check_engine_metadata` compares."""
     return {"tensorrt_version": trt.__version__, **gpu_info(), "plugin_sha256": sha256_of(plugins)}
+
+
+def preflight(precision: str, plugins: str | None, dla_core: int | None) -> tuple[str, dict[str, str]]:
+    """Everything the engine build needs, checked before any slow step: the plugin library, cuda-python
+    and a GPU (the facts `.engine.json` records), and whether the DLA can take this precision.
+    Returns (plugin library path, runtime facts)."""
+    library = plugin_library(plugins)
+    facts = runtime_info(library)  # cuda-python missing or no GPU: one line, and no engine without metadata
+    check_dla(trt.__version__, precision, dla_core)
+    return library, facts
 
 
 def _parse(builder: trt.Builder, onnx_path: str, logger: trt.ILogger) -> tuple[trt.INetworkDefinition, trt.OnnxParser]:
@@ -71,20 +85,25 @@ def _use_dla(builder: trt.Builder, config: trt.IBuilderConfig, core: int) -> Non
 
 
 def _use_timing_cache(config: trt.IBuilderConfig, path: str) -> None:
+    """Reuse the timing cache at `path`; one from another TensorRT release or GPU is replaced by a fresh
+    one with one line saying so (as NVIDIA's samples do: `create_timing_cache` returns None for a cache
+    it cannot read, and `set_timing_cache` refuses a mismatched one)."""
     data = b""
     if os.path.isfile(path):
         with open(path, "rb") as f:
             data = f.read()
-    if not config.set_timing_cache(config.create_timing_cache(data), ignore_mismatch=False):
-        # a cache from another GPU or TensorRT release: start a fresh one rather than fail
-        config.set_timing_cache(config.create_timing_cache(b""), ignore_mismatch=False)
+    cache = config.create_timing_cache(data)
+    if cache is not None and config.set_timing_cache(cache, ignore_mismatch=False):
+        return
+    log.warning(f"timing cache {path} is from another TensorRT release or GPU: starting a fresh one")
+    config.set_timing_cache(config.create_timing_cache(b""), ignore_mismatch=False)
 
 
 def build_engine(onnx_path: str, precision: str, out_dir: str, *, plugins: str | None, workspace_mb: int,
                  dla_core: int | None, timing_cache: str | None, opt_level: int, max_batch: int) -> BuildResult:
     start = time.perf_counter()
     info = read_sidecar(onnx_path)
-    plugins = plugin_library(plugins)
+    plugins, facts = preflight(precision, plugins, dla_core)
     load_plugins(plugins)
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -106,7 +125,7 @@ def build_engine(onnx_path: str, precision: str, out_dir: str, *, plugins: str |
     with open(timing_cache, "wb") as f:
         f.write(memoryview(config.get_timing_cache().serialize()))
     seconds = time.perf_counter() - start
-    engine = {**runtime_info(plugins), "plugin_library": plugins, "onnx": os.path.abspath(onnx_path),
+    engine = {**facts, "plugin_library": plugins, "onnx": os.path.abspath(onnx_path),
               "onnx_sha256": sha256_of(onnx_path), "batch": batch, "dla_core": dla_core, "workspace_mb": workspace_mb,
               "opt_level": opt_level, "io": onnx_io(onnx_path), "build_seconds": round(seconds, 1),
               "built_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}

@@ -15,7 +15,7 @@ import onnx
 
 from ..errors import UserError
 from ..sidecar import read_sidecar, sidecar_path
-from .build import model_stem
+from .result import model_stem
 from .metadata import CONTRACT, check_contract, engine_metadata_path, onnx_io, read_engine_metadata
 
 TRITON_TYPES = {"uint8": "TYPE_UINT8", "int32": "TYPE_INT32", "float32": "TYPE_FP32"}

@@ -49,6 +49,24 @@ def check_size(size: tuple[int, int]) -> tuple[int, int]:
     return H, W
 
 
+def _read_shapes_after_the_cast(graph: onnx.GraphProto) -> None:
+    """TensorRT takes a UINT8 network input only into a Cast to float (NvInferRuntimeBase.h, DataType::kUINT8;
+    onnx-tensorrt operators.md: UINT8 'only as network input or output'). With a dynamic batch axis the
+    exporter reads the batch size as Shape(images): read it from the Cast's float output instead (same
+    dims), and put that Cast first so that every reader of the shape comes after it."""
+    uint8 = {i.name for i in graph.input if i.type.tensor_type.elem_type == onnx.TensorProto.UINT8}
+    casts = [n for n in graph.node if n.op_type == "Cast" and n.input[0] in uint8]
+    float_of = {n.input[0]: n.output[0] for n in casts}
+    shapes = [n for n in graph.node if n.op_type == "Shape" and n.input[0] in float_of]
+    if not shapes:
+        return
+    for node in shapes:
+        node.input[0] = float_of[node.input[0]]
+    rest = [n for n in graph.node if n not in casts]
+    del graph.node[:]
+    graph.node.extend(casts + rest)
+
+
 def export_model(model: MaskRCNN, out_path: str, size: tuple[int, int], *, batch_size: int | None = 1,
                  opset: int = OPSET) -> int:
     """Export model's deploy forward at a static size; returns the main graph's node count.
@@ -65,6 +83,7 @@ def export_model(model: MaskRCNN, out_path: str, size: tuple[int, int], *, batch
                                     output_names=list(OUTPUT_NAMES), custom_translation_table=translation_table(),
                                     dynamic_shapes=dynamic, optimize=True, verbose=False)
     proto = program.model_proto
+    _read_shapes_after_the_cast(proto.graph)
     num_levels = len(model.roi_heads.box_roi_pool.featmap_names)
     proto.functions.extend([multilevel_roi_align_function(num_levels, opset), batched_nms_function(opset)])
     if not any(o.domain == DOMAIN for o in proto.opset_import):

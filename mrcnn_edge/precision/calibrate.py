@@ -6,6 +6,7 @@ cache quantises both model.onnx and model.trt.onnx.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import tempfile
@@ -57,7 +58,10 @@ def calibrate(onnx_path: str, source: str = "synthetic", method: str = "entropy"
     cache_path = cache_path or f"{os.path.splitext(onnx_path)[0]}.calib.{method}.json"
     frames = calibration_frames(source, num_images)
     start, seen = time.perf_counter(), 0
-    with tempfile.TemporaryDirectory(prefix="mrcnn_edge_calib.") as workdir:
+    # ONNX Runtime's calibrators print progress to stdout ("Collecting tensor data ..."): keep stdout for
+    # what the command says it did
+    with tempfile.TemporaryDirectory(prefix="mrcnn_edge_calib.") as workdir, \
+            open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
         calibrator = _calibrator(onnx_path, method, workdir)
         with tqdm(total=num_images, desc=f"calibrate ({method})", unit="img") as bar:
             while chunk := list(itertools.islice(frames, CHUNK)):

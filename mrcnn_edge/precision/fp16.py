@@ -8,6 +8,7 @@ onnxconverter-common's, which inserts the Casts at every block boundary.
 from __future__ import annotations
 
 import time
+import warnings
 from collections import deque
 from dataclasses import dataclass
 
@@ -99,8 +100,10 @@ def to_fp16(onnx_in: str, onnx_out: str) -> Fp16Result:
     keep = float_zone(model.graph) + _split_consumed_outputs(model.graph)
     functions = list(model.functions)  # region bodies stay float: the converter would half them too
     del model.functions[:]
-    half = convert_float_to_float16(model, keep_io_types=True, op_block_list=REGION_OPS, node_block_list=keep,
-                                    disable_shape_infer=False)
+    with warnings.catch_warnings():  # one line per tiny weight clamped to fp16's range: expected, not news
+        warnings.filterwarnings("ignore", message="the float32 number .* will be truncated")
+        half = convert_float_to_float16(model, keep_io_types=True, op_block_list=REGION_OPS, node_block_list=keep,
+                                        disable_shape_infer=False)
     half.functions.extend(functions)
     half = _drop_round_trips(half)
     onnx.save(half, onnx_out)

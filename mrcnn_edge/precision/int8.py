@@ -8,9 +8,18 @@ as well but pulls in a large dependency tree.)
 
 Two targets share one cache: TensorRT wants symmetric signed INT8 activations (zero point 0);
 ONNX Runtime's x86 kernels are fastest with unsigned activations (U8S8).
+
+TensorRT's explicit quantization (NvInfer.h, IQuantizeLayer / IDequantizeLayer, 10.3 and 11.1):
+DequantizeLinear takes only INT8, FP8 or INT4 input, so Conv/Gemm biases stay float (`QuantizeBias`
+off: ONNX Runtime would make each an INT32 initializer behind a DequantizeLinear, which the parser
+rejects; TensorRT fuses a float bias into the INT8 conv itself). Zero points are 0 (symmetric),
+scales float, and per-channel scales only on weights (activations are per-tensor). `mrcnn-edge check`
+holds every graph to these rules.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -24,9 +33,25 @@ from .calibrate import METHODS, read_cache
 from .placement import DEFAULT_KEEP_FLOAT, QUANTIZED_OP_TYPES, nodes_to_exclude
 
 TARGETS = {
-    "tensorrt": dict(activation_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True}),
+    "tensorrt": dict(activation_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True,
+                                                                     "QuantizeBias": False}),
     "onnxruntime": dict(activation_type=QuantType.QUInt8, extra_options={}),
 }
+
+
+@contextlib.contextmanager
+def _without_preprocessing_advice():
+    """quantize_static logs 'Please consider pre-processing before quantization' on the root logger at every
+    call; our graphs come from our own export (shapes inferred, constants folded), so drop that line."""
+    def advice(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Please consider")
+
+    root = logging.getLogger()
+    root.addFilter(advice)
+    try:
+        yield
+    finally:
+        root.removeFilter(advice)
 
 
 @dataclass
@@ -50,13 +75,14 @@ def quantize_int8(onnx_in: str, onnx_out: str, cache: str, *, target: str = "onn
     model = onnx.load(onnx_in)
     excluded = nodes_to_exclude(model, list(keep_float))
     settings = TARGETS[target]
-    quantize_static(
-        onnx_in, onnx_out, calibration_data_reader=None, quant_format=QuantFormat.QDQ,
-        op_types_to_quantize=QUANTIZED_OP_TYPES, per_channel=True, weight_type=QuantType.QInt8,
-        activation_type=settings["activation_type"], nodes_to_exclude=excluded,
-        calibrate_method=ranges.calibration_method, calibration_cache_path=cache,
-        extra_options={"WeightSymmetric": True, **settings["extra_options"]},
-    )
+    with _without_preprocessing_advice():
+        quantize_static(
+            onnx_in, onnx_out, calibration_data_reader=None, quant_format=QuantFormat.QDQ,
+            op_types_to_quantize=QUANTIZED_OP_TYPES, per_channel=True, weight_type=QuantType.QInt8,
+            activation_type=settings["activation_type"], nodes_to_exclude=excluded,
+            calibrate_method=ranges.calibration_method, calibration_cache_path=cache,
+            extra_options={"WeightSymmetric": True, **settings["extra_options"]},
+        )
     quantized = sum(n.op_type == "DequantizeLinear" for n in onnx.load(onnx_out).graph.node)
     derive_sidecar(onnx_in, onnx_out, precision="int8", int8={"target": target, "method": method,
                                                               "cache": os.path.abspath(cache), "kept_float": excluded})

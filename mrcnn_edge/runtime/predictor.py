@@ -34,23 +34,28 @@ class Predictor:
         return cls(OnnxRuntimeBackend(path, threads), score_threshold)
 
     @classmethod
-    def from_engine(cls, path: str, score_threshold: float = 0.0) -> "Predictor":
+    def from_engine(cls, path: str, score_threshold: float = 0.0, cuda_graph: bool = False) -> "Predictor":
         from ..engine.metadata import import_tensorrt
         from .backends.tensorrt_backend import TensorRTBackend
 
         if import_tensorrt() is None:
             raise UserError(f"TensorRT is not installed, so {path} cannot run here: run the .onnx model on "
                             "ONNX Runtime instead (`mrcnn-edge build` prepares it)")
-        return cls(TensorRTBackend(path), score_threshold)
+        return cls(TensorRTBackend(path, cuda_graph=cuda_graph), score_threshold)
 
     @classmethod
-    def from_path(cls, path: str, threads: int | None = None, score_threshold: float = 0.0) -> "Predictor":
+    def from_path(cls, path: str, threads: int | None = None, score_threshold: float = 0.0,
+                  cuda_graph: bool = False) -> "Predictor":
         """The right backend for a model file: .engine on TensorRT; .onnx on ONNX Runtime, with the
-        plugins' CPU reference when the graph has plugin nodes (model.trt.onnx)."""
+        plugins' CPU reference when the graph has plugin nodes (model.trt.onnx). cuda_graph: replay the
+        engine's copies and enqueue as one CUDA graph (TensorRT engines only)."""
         if not os.path.isfile(path):
             raise UserError(f"model not found: {path} (pass an .onnx from `mrcnn-edge export`, or an .engine)")
         if path.endswith(".engine"):
-            return cls.from_engine(path, score_threshold)
+            return cls.from_engine(path, score_threshold, cuda_graph)
+        if cuda_graph:
+            raise UserError(f"--cuda-graph replays a TensorRT engine's launches: {path} is not an .engine "
+                            "(build one with `mrcnn-edge build`), drop --cuda-graph")
         if not path.endswith(".onnx"):
             raise UserError(f"unsupported model file {path}: pass an .onnx or .engine")
         from .backends.plugin_graph_backend import PluginGraphBackend, has_plugin_nodes

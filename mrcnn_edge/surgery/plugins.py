@@ -61,14 +61,25 @@ def run_plugin_node(node: onnx.NodeProto, inputs: list[np.ndarray]) -> list[np.n
     return _CPU[node.op_type](attributes(node), *inputs)
 
 
-def check_plugin_node(node: onnx.NodeProto) -> None:
-    """Hold a node to its creator's field list, read from the C++ plugin itself (no copy kept here)."""
+def plugin_node_problems(node: onnx.NodeProto) -> list[str]:
+    """What is wrong with a plugin node against its creator, read from the C++ plugin itself (no copy kept
+    here): unknown op type, attributes other than the creator's fields, wrong plugin_version/namespace."""
+    if node.op_type not in _CPU:
+        return [f"op type {node.op_type!r} is none of our plugins ({', '.join(_CPU)})"]
     fields = {name for name, *_ in _ref().plugin_fields(node.op_type)}
     given = set(attributes(node))
+    problems = []
     if given != fields:
-        raise UserError(f"plugin node {node.name!r} ({node.op_type}) has attributes {sorted(given)}, "
-                        f"but its creator's fields are {sorted(fields)}")
+        problems.append(f"attributes {sorted(given)}, but its creator's fields are {sorted(fields)}")
     meta = {a.name: helper.get_attribute_value(a) for a in node.attribute if a.name in _BOOKKEEPING}
     if meta != {"plugin_version": PLUGIN_VERSION.encode(), "plugin_namespace": PLUGIN_NAMESPACE.encode()}:
-        raise UserError(f"plugin node {node.name!r} has {meta}: expected version {PLUGIN_VERSION}, "
-                        f"namespace {PLUGIN_NAMESPACE}")
+        shown = {k: v.decode() if isinstance(v, bytes) else v for k, v in meta.items()}
+        problems.append(f"{shown}: expected plugin_version {PLUGIN_VERSION}, plugin_namespace {PLUGIN_NAMESPACE}")
+    return problems
+
+
+def check_plugin_node(node: onnx.NodeProto) -> None:
+    """Hold a node to its creator's field list: a UserError naming the first problem."""
+    problems = plugin_node_problems(node)
+    if problems:
+        raise UserError(f"plugin node {node.name!r} ({node.op_type}) has {problems[0]}")

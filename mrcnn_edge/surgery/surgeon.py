@@ -122,7 +122,8 @@ def surgeon(onnx_in: str, onnx_out: str | None = None) -> SurgeryResult:
     before = len(graph.nodes)
     replaced = _swap_regions(graph, onnx_in)
     graph.cleanup(remove_unused_graph_inputs=False).toposort()
-    graph.fold_constants().cleanup()
+    with gs.logger.G_LOGGER.suppress(gs.logger.G_LOGGER.ERROR):  # its size advice goes to stdout, not ours
+        graph.fold_constants().cleanup()
     model = _finish(gs.export_onnx(graph))
     onnx.save(model, onnx_out)
     derive_sidecar(onnx_in, onnx_out, target="tensorrt", plugins={k: len(v) for k, v in replaced.items()},

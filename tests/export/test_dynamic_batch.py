@@ -5,12 +5,9 @@ from mrcnn_edge.data.synthetic import VAL, sample
 from mrcnn_edge.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
 
 
-def test_batched_rows_equal_single_image_runs(exported_model, shipped_checkpoint, tmp_path):
-    from mrcnn_edge.export.onnx_export import export_onnx
-
+def test_batched_rows_equal_single_image_runs(exported_model):
     size = (VAL.height, VAL.width)
-    batched = OnnxRuntimeBackend(export_onnx(shipped_checkpoint, str(tmp_path / "batched.onnx"), size,
-                                             batch_size=None, progress=False).path, threads=2)
+    batched = OnnxRuntimeBackend(exported_model("shipped", size, batch_size=None), threads=2)
     single = OnnxRuntimeBackend(exported_model("shipped", size), threads=2)
     assert isinstance(batched.input_shape[0], str) and single.input_shape[0] == 1
     images = np.stack([sample(VAL, i)[0].transpose(2, 0, 1) for i in range(3)])

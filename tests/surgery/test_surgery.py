@@ -30,9 +30,9 @@ def _run_ort(path, images):
 
 
 @pytest.mark.parametrize("arch,height,width", CASES)
-def test_trt_graph_on_cpu_matches_onnxruntime(exported_model, arch, height, width, tmp_path):
+def test_trt_graph_on_cpu_matches_onnxruntime(exported_model, surgeried_model, arch, height, width):
     path = exported_model(arch, (height, width))
-    result = surgeon(path, str(tmp_path / "model.trt.onnx"))
+    result = surgeried_model(arch, (height, width))
     assert set(result.replaced) == {ROI_ALIGN, NMS} and all(len(v) == 2 for v in result.replaced.values())
     runner = PluginGraphRunner(result.path)
     for i in range(NUM_IMAGES):
@@ -46,8 +46,8 @@ def test_trt_graph_on_cpu_matches_onnxruntime(exported_model, arch, height, widt
         np.testing.assert_allclose(got["masks"][0, :n], want["masks"][0, :n], atol=1e-4, rtol=0)
 
 
-def test_surgeoned_graph_is_clean(exported_model, tmp_path):
-    out = surgeon(exported_model("shipped", (512, 512)), str(tmp_path / "m.trt.onnx")).path
+def test_surgeoned_graph_is_clean(surgeried_model):
+    out = surgeried_model("shipped", (512, 512)).path
     model = onnx.load(out)
     onnx.checker.check_model(model, full_check=True)
     ops = {n.op_type for n in model.graph.node}

@@ -1,0 +1,269 @@
+"""`mrcnn-edge build`: the whole chain, from a checkpoint (or model.onnx) to what this machine runs.
+
+export -> surgery -> (calibrate) -> precision -> check -> TensorRT engine, or without TensorRT the
+ONNX Runtime model of that precision (CPU_ARTIFACTS). Each step is skipped when its artifact exists
+and is newer than its inputs, so a second `build` only redoes what changed. `check` always runs on
+the graph TensorRT would get, with or without TensorRT, so a graph that TensorRT would refuse never
+leaves a CPU-only machine unnoticed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from tqdm import tqdm
+
+from ..errors import UserError
+from ..sidecar import read_sidecar, sidecar_path
+from .build import onnxruntime_build
+from .metadata import PRECISIONS, check_contract, import_tensorrt, onnx_io
+from .result import BuildResult, model_stem
+
+CALIBRATION_METHOD = "entropy"  # the best measured (calibration/README.md)
+CALIBRATION_IMAGES = 64
+
+
+@dataclass
+class ChainResult:
+    build: BuildResult
+    tensorrt_graph: str               # the graph `check` passed (and TensorRT built, where installed)
+    written: list[str] = field(default_factory=list)   # every file this run wrote
+    reused: list[str] = field(default_factory=list)    # artifacts already up to date
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [dataclasses.replace(self.build, seconds=self.seconds).summary(), f"checked {self.tensorrt_graph}: passes TensorRT's rules"]
+        lines.append("wrote " + (", ".join(self.written) if self.written else "nothing (every artifact up to date)"))
+        if self.reused:
+            lines.append("up to date: " + ", ".join(self.reused))
+        return "\n".join(lines)
+
+
+def up_to_date(path: str, inputs: list[str]) -> bool:
+    """path exists and is at least as new as every input."""
+    if not os.path.isfile(path):
+        return False
+    mtime = os.path.getmtime(path)
+    return all(os.path.getmtime(i) <= mtime for i in inputs if os.path.isfile(i))
+
+
+class _Steps:
+    """Runs each step unless its artifact is up to date; records what it wrote; drives the progress bar."""
+
+    def __init__(self, names: list[str], progress: bool):
+        self.bar = tqdm(total=len(names), desc="build", unit="step", disable=not progress, leave=False)
+        self.written: list[str] = []
+        self.reused: list[str] = []
+
+    def run(self, name: str, out: str, inputs: list[str], make: Callable[[], object],
+            extra_outputs: tuple[str, ...] = ()) -> None:
+        self.bar.set_description(name)
+        if up_to_date(out, inputs) and all(os.path.isfile(p) for p in extra_outputs):
+            self.reused.append(out)
+        else:
+            make()
+            self.written += [out, *extra_outputs]
+        self.bar.update()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _export(weights: str, out: str, size, arch, batch_size, steps: _Steps) -> None:
+    from ..export.onnx_export import export_onnx
+
+    stale_size = os.path.isfile(out) and size is not None and os.path.isfile(sidecar_path(out)) and \
+        tuple(read_sidecar(out)["input_size"]) != tuple(size)
+    if stale_size:
+        os.remove(out)  # another size asked for: export again
+    steps.run("export", out, [weights], lambda: export_onnx(weights, out, size, arch, batch_size=batch_size,
+                                                             progress=False), (sidecar_path(out),))
+
+
+def _cache_path(onnx_path: str) -> str:
+    return f"{onnx_path.removesuffix('.onnx')}.calib.{CALIBRATION_METHOD}.json"
+
+
+def _calibration_source(onnx_path: str, cache: str | None, source: str | None, shipped: bool) -> str | None:
+    """Where INT8 ranges come from, decided before any slow step: a given cache (None returned), the given
+    images, or the synthetic set for the shipped model only (a user's model needs images like its own)."""
+    if cache is not None:
+        if not os.path.isfile(cache):
+            raise UserError(f"calibration cache not found: {cache} (drop --calibration to calibrate inline)")
+        return None
+    if source is None and not shipped and not os.path.isfile(_cache_path(onnx_path)):
+        raise UserError("int8 needs calibration images like your model's inputs: pass --calib-source DIR|video "
+                        "(or --calibration CACHE from `mrcnn-edge calibrate`)")
+    return source or "synthetic"
+
+
+def _calibration_cache(onnx_path: str, cache: str | None, source: str | None, num_images: int,
+                       steps: _Steps) -> str:
+    """The INT8 ranges: the given cache, else calibrated inline (kept while newer than model.onnx)."""
+    from ..precision.calibrate import calibrate
+
+    if cache is not None:
+        return cache
+    out = _cache_path(onnx_path)
+    steps.run("calibrate", out, [onnx_path], lambda: calibrate(onnx_path, source, CALIBRATION_METHOD, num_images, out))
+    return out
+
+
+def _precision_graph(trt_path: str, precision: str, cache: str | None, steps: _Steps) -> str:
+    """model.trt.onnx -> model.<precision>.trt.onnx (fp32: model.trt.onnx itself)."""
+    from ..precision.convert import precision_path
+
+    if precision == "fp32":
+        return trt_path
+    out = precision_path(trt_path, precision)
+    if precision == "fp16":
+        from ..precision.fp16 import to_fp16
+
+        steps.run("fp16", out, [trt_path], lambda: to_fp16(trt_path, out), (sidecar_path(out),))
+    else:
+        from ..precision.int8 import quantize_int8
+
+        steps.run("int8", out, [trt_path, cache], lambda: quantize_int8(trt_path, out, cache, target="tensorrt"),
+                  (sidecar_path(out),))
+    return out
+
+
+def _check(graph: str, tensorrt_version: str | None, steps: _Steps, remake: Callable[[], str]) -> str:
+    """Hold the graph TensorRT gets to TensorRT's rules. One reused from an earlier run (another toolkit
+    version, another recipe) that fails them is made again once; a graph made now that fails is an error."""
+    from ..check.checker import check
+    from ..check.rules import DEFAULT_RELEASE, release_for
+
+    release = release_for(tensorrt_version) if tensorrt_version else DEFAULT_RELEASE
+    steps.bar.set_description("check")
+    result = check(graph, release)
+    if not result.ok and graph in steps.reused:
+        steps.reused.remove(graph)
+        os.remove(graph)
+        graph = remake()
+        result = check(graph, release)
+    if not result.ok:
+        raise UserError(f"{graph} breaks {len(result.violations)} of TensorRT {release}'s rules, first: "
+                        f"{result.lines()[0]} (all: `mrcnn-edge check {graph}`)")
+    steps.bar.update()
+    return graph
+
+
+def _source(weights: str | None, model: str | None, out_dir: str | None) -> tuple[str | None, str, str, bool]:
+    """(checkpoint or None, model.onnx path, output folder, whether it is the shipped model)."""
+    if weights and model:
+        raise UserError("pass --weights (a checkpoint to export) or --model (an exported .onnx), not both")
+    if model:
+        if not os.path.isfile(model):
+            raise UserError(f"model not found: {model} (export one with `mrcnn-edge export`, or pass --weights)")
+        return None, model, out_dir or os.path.dirname(os.path.abspath(model)), False
+    from ..model.zoo import SHIPPED_CHECKPOINT, default_checkpoint
+
+    weights = weights or default_checkpoint()  # read (and refused, in one line) by export's own loader
+    out_dir = out_dir or os.getcwd()
+    stem = os.path.splitext(os.path.basename(weights))[0]
+    shipped = os.path.realpath(weights) == os.path.realpath(SHIPPED_CHECKPOINT)
+    return weights, os.path.join(out_dir, f"{stem}.onnx"), out_dir, shipped
+
+
+def build_chain(precision: str = "fp16", *, weights: str | None = None, model: str | None = None, size=None,
+                arch: str | None = None, dynamic_batch: bool = False, out_dir: str | None = None,
+                calibration: str | None = None, calib_source: str | None = None,
+                calib_images: int = CALIBRATION_IMAGES, plugins: str | None = None, workspace_mb: int = 4096,
+                dla_core: int | None = None, timing_cache: str | None = None, opt_level: int = 3,
+                max_batch: int = 8, progress: bool = True) -> ChainResult:
+    """Build the shipped model (no weights, no model), a checkpoint (`weights`, exported at `size`) or an
+    exported model.onnx (`model`) for this machine at `precision`. See the module docstring."""
+    start = time.perf_counter()
+    if precision not in PRECISIONS:
+        raise UserError(f"unknown precision '{precision}': choose {', '.join(PRECISIONS)}")
+    engine_options = dict(plugins=plugins, workspace_mb=workspace_mb, dla_core=dla_core, timing_cache=timing_cache,
+                          opt_level=opt_level, max_batch=max_batch)
+    trt = import_tensorrt()
+    if trt is not None:
+        from .tensorrt_build import preflight
+
+        preflight(precision, plugins, dla_core)  # cuda-python, GPU, plugin library, DLA: before any slow step
+    weights, onnx_path, out_dir, shipped = _source(weights, model, out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    if not weights and onnx_path.endswith(".trt.onnx") and trt is not None:
+        return _engine_only(onnx_path, precision, out_dir, start, engine_options)
+    if not weights and (onnx_path.endswith(".trt.onnx") or read_sidecar(onnx_path).get("precision", "fp32") != "fp32"):
+        raise UserError(f"build starts from a checkpoint or the fp32 export model.onnx, not "
+                        f"{os.path.basename(onnx_path)}: pass --model {model_stem(onnx_path)}.onnx")
+    source = _calibration_source(onnx_path, calibration, calib_source, shipped) if precision == "int8" else None
+    names = (["export"] if weights else []) + ["surgery"] + (["calibrate"] if precision == "int8" else []) + \
+        ([precision] if precision != "fp32" else []) + ["check", "engine"]
+    steps = _Steps(names, progress)
+    try:
+        if weights:
+            _export(weights, onnx_path, size, arch, None if dynamic_batch else 1, steps)
+        check_contract(onnx_io(onnx_path), onnx_path)
+        trt_path = os.path.join(out_dir, f"{model_stem(onnx_path)}.trt.onnx")
+        cache = None
+
+        def tensorrt_graph() -> str:  # surgery, then the precision stage: each skipped when up to date
+            from ..surgery.surgeon import surgeon
+
+            nonlocal cache
+            steps.run("surgery", trt_path, [onnx_path], lambda: surgeon(onnx_path, trt_path),
+                      (sidecar_path(trt_path),))
+            if precision == "int8":
+                cache = _calibration_cache(onnx_path, calibration, source, calib_images, steps)
+            return _precision_graph(trt_path, precision, cache, steps)
+
+        graph = _check(tensorrt_graph(), trt.__version__ if trt is not None else None, steps, tensorrt_graph)
+        result = _engine(graph, onnx_path, precision, out_dir, cache, trt is not None, steps, engine_options)
+    finally:
+        steps.close()
+    return ChainResult(result, graph, list(dict.fromkeys(steps.written)), list(dict.fromkeys(steps.reused)),
+                       time.perf_counter() - start)
+
+
+def _engine_only(graph: str, precision: str, out_dir: str, start: float, engine_options: dict) -> ChainResult:
+    """With TensorRT, from a plugin graph made elsewhere (model.<precision>.trt.onnx): check, then the engine."""
+    import tensorrt
+
+    from .build import tensorrt_graph
+
+    graph = tensorrt_graph(graph, precision)  # its sidecar says it is that precision
+    steps = _Steps(["check", "engine"], progress=False)
+    try:
+        _check(graph, tensorrt.__version__, steps, lambda: graph)
+        result = _engine(graph, graph, precision, out_dir, None, True, steps, engine_options)
+    finally:
+        steps.close()
+    return ChainResult(result, graph, steps.written, steps.reused, time.perf_counter() - start)
+
+
+def _engine(graph: str, onnx_path: str, precision: str, out_dir: str, cache: str | None, tensorrt: bool,
+            steps: _Steps, engine_options: dict) -> BuildResult:
+    """The last step: the TensorRT engine of `graph`, or without TensorRT the CPU artifact of `onnx_path`."""
+    steps.bar.set_description("engine")
+    if tensorrt:
+        from .metadata import engine_metadata_path
+        from .tensorrt_build import build_engine
+
+        engine = os.path.join(out_dir, f"{model_stem(graph)}.{precision}.engine")
+        if up_to_date(engine, [graph]) and up_to_date(engine_metadata_path(engine), [graph]):
+            steps.reused.append(engine)
+            steps.bar.update()
+            return BuildResult(engine, engine_metadata_path(engine), "tensorrt", precision, precision, 0.0)
+        result = build_engine(graph, precision, out_dir, **engine_options)
+    else:
+        from .build import CPU_ARTIFACTS
+
+        out = os.path.join(out_dir, f"{model_stem(onnx_path)}.{CPU_ARTIFACTS[precision].precision}.onnx")
+        if up_to_date(out, [onnx_path, cache or onnx_path]) and os.path.isfile(sidecar_path(out)):
+            steps.reused.append(out)
+            steps.bar.update()
+            artifact = CPU_ARTIFACTS[precision]
+            return BuildResult(out, sidecar_path(out), "onnxruntime", artifact.precision, precision, 0.0,
+                               artifact.note)
+        result = onnxruntime_build(onnx_path, precision, out_dir, cache)
+    steps.written += [result.path, result.metadata]
+    steps.bar.update()
+    return result

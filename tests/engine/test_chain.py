@@ -1,0 +1,97 @@
+"""`mrcnn-edge build` is the whole chain. On this machine (no TensorRT): the shipped model from an empty
+folder at fp16 and int8 (calibrating inline), a user's checkpoint through --weights, up-to-date steps
+skipped, and `check` run on the graph TensorRT would get."""
+import os
+import subprocess
+import sys
+
+import cv2
+import pytest
+import torch
+
+from mrcnn_edge.data.synthetic import CALIB, sample
+from mrcnn_edge.engine.chain import build_chain, up_to_date
+from mrcnn_edge.engine.metadata import import_tensorrt
+from mrcnn_edge.errors import UserError
+from mrcnn_edge.precision.int8 import TARGETS
+
+pytestmark = pytest.mark.skipif(import_tensorrt() is not None, reason="TensorRT is installed: builds engines")
+
+
+def _build(cwd, *args):
+    proc = subprocess.run([sys.executable, "-m", "mrcnn_edge.cli", "build", *args], capture_output=True, text=True,
+                          timeout=600, cwd=cwd, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    return proc.stdout.splitlines()
+
+
+def test_the_shipped_model_from_an_empty_folder(tmp_path):
+    first, checked, wrote = _build(tmp_path, "--precision", "fp16")
+    assert first.startswith(f"TensorRT not found: built the ONNX Runtime fp32 model {tmp_path}/shapes_light.fp32.onnx "
+                            "instead (the CPU has no fp16 speed-up)")
+    assert checked == f"checked {tmp_path}/shapes_light.fp16.trt.onnx: passes TensorRT's rules"
+    made = ["shapes_light.onnx", "shapes_light.json", "shapes_light.trt.onnx", "shapes_light.fp16.trt.onnx",
+            "shapes_light.fp32.onnx", "shapes_light.fp32.json"]
+    assert all(f"{tmp_path}/{name}" in wrote for name in made) and sorted(os.listdir(tmp_path)) == sorted(
+        made + ["shapes_light.trt.json", "shapes_light.fp16.trt.json"])
+
+    lines = _build(tmp_path, "--precision", "int8", "--calib-images", "2")  # calibrates inline, reuses the export
+    assert lines[0].startswith(f"TensorRT not found: built the ONNX Runtime int8 model {tmp_path}/shapes_light.int8.onnx")
+    assert f"{tmp_path}/shapes_light.calib.entropy.json" in lines[2] and "shapes_light.int8.trt.onnx" in lines[2]
+    assert lines[3].startswith("up to date: ") and f"{tmp_path}/shapes_light.onnx" in lines[3]
+
+    again = _build(tmp_path, "--precision", "fp16")
+    assert again[2] == "wrote nothing (every artifact up to date)"
+
+
+def _light_checkpoint(path):
+    from mrcnn_edge.model.architectures import LIGHT_ARCH, build_model
+    from mrcnn_edge.model.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    save_checkpoint(str(path), build_model(LIGHT_ARCH, num_classes=3), arch=LIGHT_ARCH, classes=["a", "b"])
+    return str(path)
+
+
+def test_a_users_checkpoint_through_weights(tmp_path, monkeypatch):
+    weights = _light_checkpoint(tmp_path / "mine.pth")
+    out = tmp_path / "out"
+    with pytest.raises(UserError, match="pass --calib-source DIR\\|video"):  # before any slow step
+        build_chain("int8", weights=weights, size=(320, 320), out_dir=str(out), progress=False)
+    assert not out.exists() or not os.listdir(out)
+    images = tmp_path / "calib"
+    images.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(images / f"{i}.png"), sample(CALIB, i)[0][:, :, ::-1])
+    # QuantizeBias back on: the graph TensorRT would get breaks its rules, and build stops, with or without it
+    monkeypatch.setitem(TARGETS["tensorrt"]["extra_options"], "QuantizeBias", True)
+    with pytest.raises(UserError, match=r"mine.int8.trt.onnx breaks \d+ of TensorRT 10.3's rules, first: .*qdq-input-type"):
+        build_chain("int8", weights=weights, size=(320, 320), out_dir=str(out), calib_source=str(images),
+                    calib_images=2, progress=False)
+    monkeypatch.undo()
+    result = build_chain("int8", weights=weights, size=(320, 320), out_dir=str(out), calib_source=str(images),
+                         calib_images=2, progress=False)  # the failing graph is remade, not reused
+    assert (result.build.backend, result.build.precision) == ("onnxruntime", "int8")
+    assert result.build.path == str(out / "mine.int8.onnx") and result.tensorrt_graph == str(out / "mine.int8.trt.onnx")
+    assert str(out / "mine.int8.trt.onnx") in result.written and str(out / "mine.onnx") in result.reused
+
+
+def test_bad_arguments_are_one_line_errors(tmp_path):
+    with pytest.raises(UserError, match="not both"):
+        build_chain("fp16", weights="a.pth", model="a.onnx")
+    with pytest.raises(UserError, match="unknown precision 'bf16'"):
+        build_chain("bf16")
+    with pytest.raises(UserError, match="checkpoint not found"):
+        build_chain("fp16", weights=str(tmp_path / "none.pth"))
+
+
+def test_up_to_date(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_text("in")
+    assert not up_to_date(str(b), [str(a)])
+    b.write_text("out")
+    os.utime(a, (1, 1))
+    assert up_to_date(str(b), [str(a)])
+    os.utime(a, None)
+    os.utime(b, (1, 1))
+    assert not up_to_date(str(b), [str(a)])
