@@ -55,10 +55,13 @@ def _bench(args) -> None:
 
 def _export(args) -> None:
     from .export.onnx_export import export_onnx
+    from .model.class_names import parse_classes
     from .model.zoo import default_checkpoint
 
     result = export_onnx(args.weights or default_checkpoint(), args.out, args.size, args.arch,
-                         batch_size=None if args.dynamic_batch else 1)
+                         batch_size=None if args.dynamic_batch else 1, classes=parse_classes(args.classes))
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
     print(f"exported {result.path} in {result.seconds:.1f} s: {result.nodes} nodes, "
           f"{result.size_bytes / 2**20:.1f} MiB (sidecar {result.sidecar})")
 
@@ -143,7 +146,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX (fixed input size) with its sidecar JSON")
     p.add_argument("--arch", default=None, help="architecture; default: what the checkpoint says")
-    p.add_argument("--weights", default=None, help="checkpoint (.pth); default: the shipped model")
+    p.add_argument("--weights", default=None, help="checkpoint (.pth, .pt or .safetensors); default: the shipped model")
+    p.add_argument("--classes", default=None, help="class names, background excluded: a file with one name a "
+                   "line, or a,b,c; default: the checkpoint's own, COCO's for a 91-class model, else class_N")
     p.add_argument("--size", type=_size, default=None,
                    help="HxW, multiples of 32; default: the checkpoint's input size, else 800x800")
     p.add_argument("--dynamic-batch", action="store_true",
