@@ -36,7 +36,7 @@ def _run(args) -> None:
 
     print(run_stream(args.model, args.source, out=args.out, jsonl=args.jsonl, coco=args.coco,
                      report_dir=args.report_dir, max_frames=args.max_frames, show=args.show,
-                     score_threshold=args.score_threshold).summary())
+                     score_threshold=args.score_threshold, strict=args.strict).summary())
 
 
 def _demo(args) -> None:
@@ -103,9 +103,11 @@ def _inspect(args) -> None:
 
 def _calibrate(args) -> None:
     from .precision.calibrate import calibrate
+    from .images import skipped_lines
 
-    r = calibrate(args.model, args.source, args.method, args.num_images, args.cache)
+    r = calibrate(args.model, args.source, args.method, args.num_images, args.cache, strict=args.strict)
     print(f"calibrated {r.tensors} tensors on {r.num_images} images ({r.method}) in {r.seconds:.0f} s: {r.cache}")
+    print("\n".join(skipped_lines(r.skipped)), end="\n" if r.skipped else "")
 
 
 def _quantize(args) -> None:
@@ -169,6 +171,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--show", action="store_true", help="show the annotated frames in a window (needs a display)")
     p.add_argument("--score-threshold", type=float, default=SCORE_THRESHOLD,
                    help="draw and write detections scoring at least this (0.05: all the model returns)")
+    p.add_argument("--strict", action="store_true",
+                   help="an unreadable image of a folder or glob is an error (default: skipped, counted, named)")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("demo", help="the shipped model on a generated video: annotated video and latency report")
@@ -202,6 +206,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="entropy", choices=["entropy", "percentile", "minmax"])
     p.add_argument("--num-images", type=int, default=64, help="default 64: see calibration/README.md")
     p.add_argument("--cache", default=None, help="default: <model>.calib.<method>.json")
+    p.add_argument("--strict", action="store_true", help="an unreadable image is an error (default: skipped, named)")
     p.set_defaults(func=_calibrate)
 
     p = sub.add_parser("quantize", help="model[.trt].onnx -> model.<precision>[.trt].onnx (fp16, or int8 Q/DQ)")
