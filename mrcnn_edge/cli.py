@@ -28,7 +28,9 @@ def _train(args) -> None:
 def _eval(args) -> None:
     from .eval.run import evaluate_cli
 
-    print(evaluate_cli(args.model, num_images=args.num_images, out_json=args.json))
+    print(evaluate_cli(args.model, num_images=args.num_images, out_json=args.json, data=args.data,
+                       images=args.images, ignore_unmatched=args.ignore_unmatched, strict=args.strict,
+                       evaluator=args.evaluator))
 
 
 def _run(args) -> None:
@@ -138,11 +140,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/train")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("eval", help="COCO box and mask AP on the synthetic val set")
+    p = sub.add_parser("eval", help="COCO box and mask AP on a COCO-format set (default: the synthetic val set)")
     p.add_argument("--model", nargs="+", default=None,
                    help="checkpoints (.pth, run in torchvision eager) and/or artifacts (.onnx, .engine); "
                         "the first is the reference. Default: the shipped checkpoint")
-    p.add_argument("--num-images", type=int, default=200)
+    p.add_argument("--data", default=None, help="COCO instances JSON of your own set (with --images)")
+    p.add_argument("--images", default=None, help="the folder its file_name entries are in")
+    p.add_argument("--num-images", type=int, default=None, help="the first N images (default: all; synthetic: 200)")
+    p.add_argument("--ignore-unmatched", action="store_true",
+                   help="drop model classes whose name no dataset category has (default: an error)")
+    p.add_argument("--strict", action="store_true", help="an unreadable image is an error (default: skipped, named)")
+    p.add_argument("--evaluator", choices=("faster-coco-eval", "pycocotools"), default=None,
+                   help="default: faster-coco-eval where installed, else pycocotools (the same numbers)")
     p.add_argument("--json", default=None, help="write the result as JSON here")
     p.set_defaults(func=_eval)
 
