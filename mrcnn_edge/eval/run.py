@@ -95,9 +95,11 @@ def _predictors(paths: list[str | None]) -> list:
 
 def evaluate_dataset(paths: list[str | None], dataset: CocoDataset, num_images: int | None = None, *,
                      ignore_unmatched: bool = False, strict: bool = False, evaluator: str | None = None,
-                     name: str | None = None) -> EvalResult:
-    """AP of each artifact on the first num_images of dataset (all when None)."""
+                     name: str | None = None, predictors: list | None = None) -> EvalResult:
+    """AP of each artifact on the first num_images of dataset (all when None); predictors: the
+    artifacts' predictor_for results where already loaded."""
     evaluator = evaluator_name(evaluator)
+    predictors = predictors or _predictors(paths)
     skipped: list[tuple[str, str]] = []
     images = _readable(dataset, dataset.images(num_images), strict, skipped)
     if not images:
@@ -105,7 +107,6 @@ def evaluate_dataset(paths: list[str | None], dataset: CocoDataset, num_images: 
                         + (f" ({len(skipped)} skipped; first: {skipped[0][1]})" if skipped else ""))
     image_ids = [img["id"] for img in images]
     rows, notes = [], []
-    predictors = _predictors(paths)
     # every model's classes are matched before any runs: a naming mistake fails at once, not after an hour
     mappings = [match_categories(class_names, dataset.categories, ignore_unmatched) for _, _, class_names, _ in predictors]
     for path, (label, predict, _, _), mapping in zip(paths, predictors, mappings):
@@ -141,13 +142,16 @@ def evaluate_cli(paths: list[str] | None, num_images: int | None = None, out_jso
     val set (200 images unless num_images says otherwise)."""
     if (data is None) != (images is None):
         raise UserError("pass --data ANNOTATIONS.json and --images DIR together (or neither, for the synthetic set)")
+    paths = paths or [None]
+    evaluator_name(evaluator)
+    predictors = _predictors(paths)  # before any data is read or written: a bad model fails at once
     if data:
         dataset, name = load_dataset(data, images), os.path.basename(data)
     else:
         num_images = num_images or 200
         dataset, name = synthetic_val_dataset(num_images), "the synthetic val set"
-    result = evaluate_dataset(paths or [None], dataset, num_images, ignore_unmatched=ignore_unmatched,
-                              strict=strict, evaluator=evaluator, name=name)
+    result = evaluate_dataset(paths, dataset, num_images, ignore_unmatched=ignore_unmatched, strict=strict,
+                              evaluator=evaluator, name=name, predictors=predictors)
     if out_json:
         with open(out_json, "w") as f:
             json.dump([{"model": label, "artifact": path, **asdict(r)} for label, path, r in result.rows], f, indent=2)

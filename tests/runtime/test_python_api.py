@@ -47,3 +47,24 @@ def test_import_is_cheap_and_the_api_is_top_level():
             "assert Detections.draw and Detections.to_coco and Predictor.from_path")
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_coco_names_travel_and_unused_slots_are_never_drawn():
+    import numpy as np
+
+    from mrcnn_edge.model.class_names import coco_class_names
+    from mrcnn_edge.runtime.detections import Detections
+    from mrcnn_edge.runtime.sinks import detection_rows
+
+    names = coco_class_names()
+    assert names[0] == "person" and names[11] == "N/A"  # COCO id 12 is an unused slot
+    frame = np.full((200, 240, 3), 90, np.uint8)
+    masks = np.zeros((2, 200, 240), bool)
+    masks[0, 140:190, 150:230] = masks[1, 10:50, 10:60] = True
+    dets = Detections(np.array([[150, 140, 230, 190], [10, 10, 60, 50]], np.float32), np.array([0.9, 0.8], np.float32),
+                      np.array([1, 12], np.int32), masks, names)
+    assert [r["class_name"] for r in detection_rows(dets)] == ["person", "N/A"]  # JSONL
+    assert [r["category_name"] for r in dets.to_coco(3)] == ["person", "N/A"]  # COCO results, ids kept
+    drawn = dets.draw(frame)
+    assert (drawn[150:180, 160:220] != frame[150:180, 160:220]).all(axis=2).any()  # the person is drawn
+    assert np.array_equal(drawn[:60, :70], frame[:60, :70])  # the N/A slot is not
