@@ -28,7 +28,9 @@ def _train(args) -> None:
 def _eval(args) -> None:
     from .eval.run import evaluate_cli
 
-    print(evaluate_cli(args.model, num_images=args.num_images, out_json=args.json))
+    print(evaluate_cli(args.model, num_images=args.num_images, out_json=args.json, data=args.data,
+                       images=args.images, ignore_unmatched=args.ignore_unmatched, strict=args.strict,
+                       evaluator=args.evaluator))
 
 
 def _run(args) -> None:
@@ -36,7 +38,8 @@ def _run(args) -> None:
 
     print(run_stream(args.model, args.source, out=args.out, jsonl=args.jsonl, coco=args.coco,
                      report_dir=args.report_dir, max_frames=args.max_frames, show=args.show,
-                     score_threshold=args.score_threshold, cuda_graph=args.cuda_graph).summary())
+                     score_threshold=args.score_threshold, cuda_graph=args.cuda_graph,
+                     strict=args.strict).summary())
 
 
 def _demo(args) -> None:
@@ -55,10 +58,13 @@ def _bench(args) -> None:
 
 def _export(args) -> None:
     from .export.onnx_export import export_onnx
+    from .model.class_names import parse_classes
     from .model.zoo import default_checkpoint
 
     result = export_onnx(args.weights or default_checkpoint(), args.out, args.size, args.arch,
-                         batch_size=None if args.dynamic_batch else 1)
+                         batch_size=None if args.dynamic_batch else 1, classes=parse_classes(args.classes))
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
     print(f"exported {result.path} in {result.seconds:.1f} s: {result.nodes} nodes, "
           f"{result.size_bytes / 2**20:.1f} MiB (sidecar {result.sidecar})")
 
@@ -112,9 +118,11 @@ def _inspect(args) -> None:
 
 def _calibrate(args) -> None:
     from .precision.calibrate import calibrate
+    from .images import skipped_lines
 
-    r = calibrate(args.model, args.source, args.method, args.num_images, args.cache)
+    r = calibrate(args.model, args.source, args.method, args.num_images, args.cache, strict=args.strict)
     print(f"calibrated {r.tensors} tensors on {r.num_images} images ({r.method}) in {r.seconds:.0f} s: {r.cache}")
+    print("\n".join(skipped_lines(r.skipped)), end="\n" if r.skipped else "")
 
 
 def _quantize(args) -> None:
@@ -149,17 +157,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/train")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("eval", help="COCO box and mask AP on the synthetic val set")
+    p = sub.add_parser("eval", help="COCO box and mask AP on a COCO-format set (default: the synthetic val set)")
     p.add_argument("--model", nargs="+", default=None,
                    help="checkpoints (.pth, run in torchvision eager) and/or artifacts (.onnx, .engine); "
                         "the first is the reference. Default: the shipped checkpoint")
-    p.add_argument("--num-images", type=int, default=200)
+    p.add_argument("--data", default=None, help="COCO instances JSON of your own set (with --images)")
+    p.add_argument("--images", default=None, help="the folder its file_name entries are in")
+    p.add_argument("--num-images", type=int, default=None, help="the first N images (default: all; synthetic: 200)")
+    p.add_argument("--ignore-unmatched", action="store_true",
+                   help="drop model classes whose name no dataset category has (default: an error)")
+    p.add_argument("--strict", action="store_true", help="an unreadable image is an error (default: skipped, named)")
+    p.add_argument("--evaluator", choices=("faster-coco-eval", "pycocotools"), default=None,
+                   help="default: faster-coco-eval where installed, else pycocotools (the same numbers)")
     p.add_argument("--json", default=None, help="write the result as JSON here")
     p.set_defaults(func=_eval)
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX (fixed input size) with its sidecar JSON")
     p.add_argument("--arch", default=None, help="architecture; default: what the checkpoint says")
-    p.add_argument("--weights", default=None, help="checkpoint (.pth); default: the shipped model")
+    p.add_argument("--weights", default=None, help="checkpoint (.pth, .pt or .safetensors); default: the shipped model")
+    p.add_argument("--classes", default=None, help="class names, background excluded: a file with one name a "
+                   "line, or a,b,c; default: the checkpoint's own, COCO's for a 91-class model, else class_N")
     p.add_argument("--size", type=_size, default=None,
                    help="HxW, multiples of 32; default: the checkpoint's input size, else 800x800")
     p.add_argument("--dynamic-batch", action="store_true",
@@ -181,6 +198,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--score-threshold", type=float, default=SCORE_THRESHOLD,
                    help="draw and write detections scoring at least this (0.05: all the model returns)")
     p.add_argument("--cuda-graph", action="store_true", help=_CUDA_GRAPH_HELP)
+    p.add_argument("--strict", action="store_true",
+                   help="an unreadable image of a folder or glob is an error (default: skipped, counted, named)")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("demo", help="the shipped model on a generated video: annotated video and latency report")
@@ -215,6 +234,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="entropy", choices=["entropy", "percentile", "minmax"])
     p.add_argument("--num-images", type=int, default=64, help="default 64: see calibration/README.md")
     p.add_argument("--cache", default=None, help="default: <model>.calib.<method>.json")
+    p.add_argument("--strict", action="store_true", help="an unreadable image is an error (default: skipped, named)")
     p.set_defaults(func=_calibrate)
 
     p = sub.add_parser("quantize", help="model[.trt].onnx -> model.<precision>[.trt].onnx (fp16, or int8 Q/DQ)")

@@ -1,29 +1,59 @@
-"""`mrcnn-edge eval`: COCO box and mask AP of model artifacts on the synthetic val set, side by side.
+"""`mrcnn-edge eval`: COCO box and mask AP of model artifacts on a COCO-format set, side by side.
 
 The first artifact is the reference (normally the PyTorch checkpoint in torchvision eager); every
 other row states its AP and the difference from it (ΔAP, in AP points x100 as COCO tables do).
+Without --data the set is the synthetic val set, written to disk on demand and read like any other.
+Each image is decoded by the toolkit's image reader and letterboxed like a live frame, so images of
+any size are evaluated; one that cannot be read is skipped and named (an error with `strict`).
 """
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 
-from ..data.synthetic import VAL
-from .coco_eval import APResult, PredictFn, evaluate_synthetic
+from tqdm import tqdm
+
+from ..errors import UserError
+from ..images import read_image, skipped_lines
+from .categories import match_categories
+from .coco_eval import APResult, PredictFn, coco_ap, evaluator_name, results_of
+from .dataset import CocoDataset, load_dataset, synthetic_val_dataset
 
 
-def predictor_for(path: str | None) -> tuple[str, PredictFn]:
-    """(label, predict function) for a checkpoint (.pth: torchvision eager) or a deploy artifact."""
+@dataclass
+class EvalResult:
+    rows: list[tuple[str, str, APResult]]  # (model label, artifact path, AP)
+    dataset: str
+    evaluator: str
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (image file, why)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        ref = self.rows[0][2]
+        lines = [f"{ref.num_images} images of {self.dataset}, {self.evaluator} (AP x100; ΔAP against the first row)",
+                 format_table(self.rows)]
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines + skipped_lines(self.skipped))
+
+
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors")
+
+
+def predictor_for(path: str | None, input_size: tuple[int, int] | None = None) \
+        -> tuple[str, PredictFn, list[str], tuple[int, int] | None]:
+    """(label, predict function, class names, input size) for a checkpoint (.pth/.pt/.safetensors: torchvision
+    eager, on frames letterboxed to input_size when given) or a deploy artifact (.onnx, .trt.onnx,
+    fp16, int8, .engine)."""
     from ..model.zoo import default_checkpoint
 
     path = path or default_checkpoint()
-    if path.endswith((".pth", ".pt")):
+    if path.endswith(CHECKPOINT_SUFFIXES):
         from ..model.checkpoint import load_model
         from ..model.eager import EagerPredictor
 
-        model, _ = load_model(path)
-        return "pytorch eager", EagerPredictor(model)
+        model, ckpt = load_model(path)
+        return "pytorch eager", EagerPredictor(model, input_size=input_size), ckpt.classes, input_size
     from ..runtime.predictor import Predictor
 
     predictor = Predictor.from_path(path)
@@ -32,15 +62,66 @@ def predictor_for(path: str | None) -> tuple[str, PredictFn]:
         d = predictor(frame)
         return d.boxes, d.scores, d.classes, d.masks
 
-    return f"{predictor.backend_name} {predictor.precision}", predict
+    return f"{predictor.backend_name} {predictor.precision}", predict, predictor.class_names, predictor.input_size
+
+
+def _readable(dataset: CocoDataset, images: list[dict], strict: bool, skipped: list) -> list[dict]:
+    """The image entries whose file decodes at the size the annotations give; the others go to
+    skipped as (file, why), or raise with strict. Decoded here once only to check them."""
+    keep = []
+    for image in tqdm(images, desc="check images", unit="img", leave=False, disable=len(images) < 50):
+        path = dataset.path_of(image)
+        try:
+            h, w = read_image(path).shape[:2]
+            if (h, w) != (image["height"], image["width"]):
+                raise UserError(f"{path} is {h}x{w} as viewers show it, its annotations say "
+                                f"{image['height']}x{image['width']}: fix the file or the annotations")
+        except UserError as e:
+            if strict:
+                raise
+            skipped.append((path, str(e)))
+            continue
+        keep.append(image)
+    return keep
+
+
+def _predictors(paths: list[str | None]) -> list:
+    """predictor_for of each path. Deploy artifacts load first: checkpoints then run at the first one's
+    input size, letterboxed like it, so a row's ΔAP is the artifact's and not a different resize's."""
+    loaded = {i: predictor_for(p) for i, p in enumerate(paths) if p and not p.endswith(CHECKPOINT_SUFFIXES)}
+    size = next((v[3] for v in loaded.values()), None)
+    return [loaded[i] if i in loaded else predictor_for(p, size) for i, p in enumerate(paths)]
+
+
+def evaluate_dataset(paths: list[str | None], dataset: CocoDataset, num_images: int | None = None, *,
+                     ignore_unmatched: bool = False, strict: bool = False, evaluator: str | None = None,
+                     name: str | None = None, predictors: list | None = None) -> EvalResult:
+    """AP of each artifact on the first num_images of dataset (all when None); predictors: the
+    artifacts' predictor_for results where already loaded."""
+    evaluator = evaluator_name(evaluator)
+    predictors = predictors or _predictors(paths)
+    skipped: list[tuple[str, str]] = []
+    images = _readable(dataset, dataset.images(num_images), strict, skipped)
+    if not images:
+        raise UserError(f"no image of {dataset.images_dir} could be read"
+                        + (f" ({len(skipped)} skipped; first: {skipped[0][1]})" if skipped else ""))
+    image_ids = [img["id"] for img in images]
+    rows, notes = [], []
+    # every model's classes are matched before any runs: a naming mistake fails at once, not after an hour
+    mappings = [match_categories(class_names, dataset.categories, ignore_unmatched) for _, _, class_names, _ in predictors]
+    for path, (label, predict, _, _), mapping in zip(paths, predictors, mappings):
+        notes += [f"{os.path.basename(path or 'shipped checkpoint')}: {n}" for n in mapping.notes]
+        results = []
+        for image in tqdm(images, desc=label, unit="img"):
+            results += results_of(image["id"], *predict(read_image(dataset.path_of(image))), mapping.to_dataset)
+        ap = coco_ap(dataset.gt, results, image_ids, mapping.category_ids, evaluator)
+        rows.append((label, path or "shipped checkpoint", ap))
+    return EvalResult(rows, name or os.path.basename(dataset.annotations), evaluator, skipped, notes)
 
 
 def evaluate_artifacts(paths: list[str | None], num_images: int) -> list[tuple[str, str, APResult]]:
-    rows = []
-    for path in paths:
-        label, predict = predictor_for(path)
-        rows.append((label, path or "shipped checkpoint", evaluate_synthetic(predict, VAL, num_images, desc=label)))
-    return rows
+    """(label, path, AP) rows of each artifact on the first num_images synthetic val images."""
+    return evaluate_dataset(paths, synthetic_val_dataset(num_images), num_images, name="the synthetic val set").rows
 
 
 def format_table(rows: list[tuple[str, str, APResult]]) -> str:
@@ -54,10 +135,24 @@ def format_table(rows: list[tuple[str, str, APResult]]) -> str:
     return "\n".join(lines)
 
 
-def evaluate_cli(paths: list[str] | None, num_images: int, out_json: str | None = None) -> str:
-    """AP of each artifact (default: the shipped checkpoint) on `num_images` synthetic val images."""
-    rows = evaluate_artifacts(paths or [None], num_images)
+def evaluate_cli(paths: list[str] | None, num_images: int | None = None, out_json: str | None = None, *,
+                 data: str | None = None, images: str | None = None, ignore_unmatched: bool = False,
+                 strict: bool = False, evaluator: str | None = None) -> str:
+    """AP of each artifact (default: the shipped checkpoint) on --data/--images, else on the synthetic
+    val set (200 images unless num_images says otherwise)."""
+    if (data is None) != (images is None):
+        raise UserError("pass --data ANNOTATIONS.json and --images DIR together (or neither, for the synthetic set)")
+    paths = paths or [None]
+    evaluator_name(evaluator)
+    predictors = _predictors(paths)  # before any data is read or written: a bad model fails at once
+    if data:
+        dataset, name = load_dataset(data, images), os.path.basename(data)
+    else:
+        num_images = num_images or 200
+        dataset, name = synthetic_val_dataset(num_images), "the synthetic val set"
+    result = evaluate_dataset(paths, dataset, num_images, ignore_unmatched=ignore_unmatched, strict=strict,
+                              evaluator=evaluator, name=name, predictors=predictors)
     if out_json:
         with open(out_json, "w") as f:
-            json.dump([{"model": label, "artifact": path, **asdict(r)} for label, path, r in rows], f, indent=2)
-    return f"{rows[0][2].num_images} synthetic val images (AP x100; ΔAP against the first row)\n" + format_table(rows)
+            json.dump([{"model": label, "artifact": path, **asdict(r)} for label, path, r in result.rows], f, indent=2)
+    return result.summary()

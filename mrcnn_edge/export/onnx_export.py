@@ -36,6 +36,7 @@ class ExportResult:
     nodes: int  # nodes of the main graph (each region counts as one)
     seconds: float
     size_bytes: int
+    notes: tuple[str, ...] = ()  # how the checkpoint was read (DDP prefix, EMA weights, class names)
 
 
 def check_size(size: tuple[int, int]) -> tuple[int, int]:
@@ -102,16 +103,17 @@ def sidecar_info(model: MaskRCNN, *, arch: str, classes, size, opset: int, sha25
 
 
 def export_onnx(weights: str, out_path: str, size: tuple[int, int] | None = None, arch: str | None = None, *,
-                batch_size: int | None = 1, opset: int = OPSET, progress: bool = True, **test_settings) -> ExportResult:
+                batch_size: int | None = 1, opset: int = OPSET, progress: bool = True, classes=None,
+                **test_settings) -> ExportResult:
     """Export a checkpoint to ONNX. size (H, W) defaults to the checkpoint's input size, else 800x800;
-    batch_size None gives a dynamic batch axis; test_settings are MaskRCNN's (box_score_thresh,
-    box_detections_per_img, ...)."""
+    batch_size None gives a dynamic batch axis; classes (background excluded) override the checkpoint's
+    names; test_settings are MaskRCNN's (box_score_thresh, box_detections_per_img, ...)."""
     from ..model.checkpoint import load_model
 
     start = time.perf_counter()
     if size:
         check_size(size)  # before the slow part
-    model, ckpt = load_model(weights, arch, **test_settings)
+    model, ckpt = load_model(weights, arch, classes=classes, **test_settings)
     size = check_size(size or ckpt.input_size or DEFAULT_SIZE)
     with tqdm(total=2, desc=f"export {ckpt.arch} at {size[0]}x{size[1]}", disable=not progress, leave=False) as bar:
         nodes = export_model(model, out_path, size, batch_size=batch_size, opset=opset)
@@ -120,4 +122,5 @@ def export_onnx(weights: str, out_path: str, size: tuple[int, int] | None = None
         sidecar = write_sidecar(out_path, sidecar_info(model, arch=ckpt.arch, classes=ckpt.classes, size=size,
                                                        opset=opset, sha256=ckpt.sha256))
         bar.update()
-    return ExportResult(out_path, sidecar, nodes, time.perf_counter() - start, os.path.getsize(out_path))
+    return ExportResult(out_path, sidecar, nodes, time.perf_counter() - start, os.path.getsize(out_path),
+                        tuple(ckpt.notes))

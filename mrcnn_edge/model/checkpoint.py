@@ -1,13 +1,19 @@
-"""Checkpoints: torchvision state dicts, `{"model": state_dict}` files, and our own format.
+"""Checkpoints as users have them: torchvision state dicts, the training scripts' files, DDP and EMA
+weights, `.safetensors`, and our own format.
 
 Our format is a plain dict that `torch.load(weights_only=True)` accepts:
 `{"format": "mrcnn-edge/1", "arch", "num_classes", "classes", "input_size", "model": state_dict, ...}`.
+Nothing is ever unpickled beyond tensors, containers and `argparse.Namespace` (the `args` entry of
+torchvision's `references/detection/train.py` files).
 """
 from __future__ import annotations
 
+import argparse
 import os
 import pickle
+import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 from torch import nn
@@ -16,6 +22,7 @@ from torchvision.models.detection import MaskRCNN
 from ..errors import UserError
 from ..files import sha256_of
 from .architectures import ARCHITECTURES, LIGHT_ARCH, build_model
+from .class_names import default_class_names
 
 FORMAT = "mrcnn-edge/1"
 # Keys that tell the architectures apart; each names a tensor only that architecture has.
@@ -25,6 +32,11 @@ _SIGNATURES = {
     LIGHT_ARCH: "backbone.body.0.0.weight",
 }
 _NUM_CLASSES_KEY = "roi_heads.box_predictor.cls_score.weight"
+# Entries holding weights in the files training code writes, in the order they are preferred. EMA
+# weights come first: the scripts that keep them evaluate (and mean you to deploy) the average.
+_WEIGHT_ENTRIES = ("model_ema", "ema", "model", "state_dict")
+# What torch.load may build besides tensors and containers: the training script's parsed arguments.
+SAFE_GLOBALS = [argparse.Namespace]
 
 
 @dataclass
@@ -37,22 +49,82 @@ class Checkpoint:
     path: str = ""
     sha256: str = ""
     extra: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what was done to read the file (DDP prefix, EMA, names)
 
 
 def _torch_load(path: str):
-    if not os.path.isfile(path):
-        raise UserError(f"checkpoint not found: {path} (pass the path of a .pth file)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        if "Weights only load failed" in str(e) and "Unsupported global" in str(e):
-            raise UserError(f"{path} holds pickled Python objects, not only tensors: re-save it with "
-                            "torch.save(model.state_dict(), path)") from None
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
+        if "Weights only load failed" in str(e) and found:
+            stem = os.path.splitext(os.path.basename(path))[0]
+            raise UserError(f"{path} holds pickled Python objects ({found.group(1)}), such as a whole model saved "
+                            "with torch.save(model), and is never unpickled here (unpickling runs code): if you "
+                            f"trust it, re-save its weights with `model = torch.load('{path}', weights_only=False)`"
+                            f" then `torch.save(model.state_dict(), '{stem}_state_dict.pth')` and pass that") from None
         raise UserError(f"{path} is not a PyTorch checkpoint, or is truncated or corrupt: "
                         "re-download or re-save it") from None
     except Exception as e:  # torch.load on arbitrary bytes can raise almost anything; none of it helps the user
         raise UserError(f"{path} is not a PyTorch checkpoint, or is truncated or corrupt ({type(e).__name__}): "
                         "re-download or re-save it") from None
+
+
+def _safetensors_load(path: str) -> dict:
+    try:
+        from safetensors.torch import load_file
+    except ImportError:
+        raise UserError(f"{path} is a .safetensors file and the safetensors package is missing: "
+                        "pip install safetensors") from None
+    try:
+        return load_file(path, device="cpu")
+    except Exception as e:  # a header that does not parse, or a file cut short
+        raise UserError(f"{path} is not a valid .safetensors file, or is truncated ({type(e).__name__}): "
+                        "re-download or re-save it") from None
+
+
+# File suffix -> reader returning the file's object; anything else is read by torch.load (.pth, .pt, .bin).
+# A reader for another framework's files (e.g. detectron2's .pkl) slots in here as one more entry.
+READERS: dict[str, Callable[[str], object]] = {".safetensors": _safetensors_load}
+
+
+def load_file(path: str):
+    """The object a checkpoint file holds, read by the reader for its suffix (never unpickling code)."""
+    if not os.path.isfile(path):
+        raise UserError(f"checkpoint not found: {path} (pass the path of a .pth or .safetensors file)")
+    return READERS.get(os.path.splitext(path)[1].lower(), _torch_load)(path)
+
+
+def _is_state_dict(obj) -> bool:
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def _strip_prefix(state: dict, notes: list[str]) -> dict:
+    """DistributedDataParallel (and torch.optim.swa_utils.AveragedModel, which EMA is) name every tensor
+    `module.<name>`; AveragedModel adds its `n_averaged` counter."""
+    state = {k: v for k, v in state.items() if k != "n_averaged"}
+    if state and all(k.startswith("module.") for k in state):
+        notes.append("removed the `module.` prefix of DistributedDataParallel / EMA weights")
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return state
+
+
+def state_dict_of(obj, path: str, notes: list[str]) -> dict[str, torch.Tensor]:
+    """The model weights in a loaded file: a bare state dict, or one of the _WEIGHT_ENTRIES of a
+    training checkpoint (torchvision's train.py: model, optimizer, lr_scheduler, args, epoch, ...)."""
+    if _is_state_dict(obj):
+        return _strip_prefix(obj, notes)
+    if isinstance(obj, dict):
+        for key in _WEIGHT_ENTRIES:
+            if _is_state_dict(obj.get(key)):
+                others = [k for k in _WEIGHT_ENTRIES if k != key and _is_state_dict(obj.get(k))]
+                if others:
+                    notes.append(f"used the '{key}' weights of {path} (it also holds {', '.join(others)})")
+                return _strip_prefix(obj[key], notes)
+    entries = ", ".join(map(str, obj)) if isinstance(obj, dict) else type(obj).__name__
+    raise UserError(f"{path} holds no state dict of tensors (found: {entries or 'nothing'}): save "
+                    "model.state_dict(), or a dict with it under 'model'")
 
 
 def infer_arch(state_dict: dict) -> str:
@@ -64,30 +136,42 @@ def infer_arch(state_dict: dict) -> str:
                     f"(none of {', '.join(_SIGNATURES.values())} found): pass --arch or check the file")
 
 
-def read_checkpoint(path: str, arch: str | None = None) -> Checkpoint:
-    """Read any supported checkpoint file; infers arch and class count where the file does not say."""
-    obj = _torch_load(path)
+def read_checkpoint(path: str, arch: str | None = None, classes: list[str] | None = None) -> Checkpoint:
+    """Read any supported checkpoint file; infers arch, class count and (where the file has none)
+    class names. `classes` (background excluded) overrides the file's names."""
+    obj = load_file(path)
     meta = obj if isinstance(obj, dict) and obj.get("format") == FORMAT else {}
-    state = obj.get("model", obj) if isinstance(obj, dict) else None
-    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise UserError(f"{path} holds no state dict of tensors: save model.state_dict() or {{'model': ...}}")
+    notes: list[str] = []
+    state = state_dict_of(obj, path, notes)
     found = meta.get("arch") or infer_arch(state)
     if arch and arch != found:
         raise UserError(f"{path} is a '{found}' checkpoint, not '{arch}': drop --arch or pass the right file")
     if _NUM_CLASSES_KEY not in state:
         raise UserError(f"{path} has no box predictor ({_NUM_CLASSES_KEY}): it is not a full Mask R-CNN checkpoint")
     num_classes = int(state[_NUM_CLASSES_KEY].shape[0])
-    classes = list(meta.get("classes") or [f"class_{i}" for i in range(1, num_classes)])
+    names = _class_names(classes or meta.get("classes"), num_classes, path, notes)
     size = meta.get("input_size")
-    return Checkpoint(arch=found, num_classes=num_classes, classes=classes, state_dict=state,
+    return Checkpoint(arch=found, num_classes=num_classes, classes=names, state_dict=state,
                       input_size=tuple(size) if size else None, path=path, sha256=sha256_of(path),
-                      extra=meta.get("extra", {}))
+                      extra=meta.get("extra", {}), notes=notes)
 
 
-def load_model(path: str, arch: str | None = None, num_classes: int | None = None,
+def _class_names(given, num_classes: int, path: str, notes: list[str]) -> list[str]:
+    if given:
+        if len(given) != num_classes - 1:
+            raise UserError(f"{len(given)} class names given for {path}, which has {num_classes - 1} classes "
+                            "(background excluded): pass one name per class, in the model's order")
+        return list(given)
+    names, source = default_class_names(num_classes)
+    if source:
+        notes.append(f"class names: {source}")
+    return names
+
+
+def load_model(path: str, arch: str | None = None, num_classes: int | None = None, classes=None,
                **test_settings) -> tuple[MaskRCNN, Checkpoint]:
     """Build the checkpoint's architecture and load its weights strictly. Returns (model in eval, checkpoint)."""
-    ckpt = read_checkpoint(path, arch)
+    ckpt = read_checkpoint(path, arch, classes)
     if num_classes is not None and num_classes != ckpt.num_classes:
         raise UserError(f"{path} has {ckpt.num_classes} classes (background included), not {num_classes}: "
                         "pass the matching --num-classes or checkpoint")

@@ -11,7 +11,7 @@ import itertools
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from onnxruntime.quantization import CalibrationMethod
 from onnxruntime.quantization.calibrate import create_calibrator, load_tensors_data, save_tensors_data
@@ -37,6 +37,7 @@ class CalibrationResult:
     num_images: int
     tensors: int
     seconds: float
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why): unreadable images passed over
 
 
 def _calibrator(onnx_path: str, method: str, workdir: str):
@@ -48,15 +49,17 @@ def _calibrator(onnx_path: str, method: str, workdir: str):
 
 
 def calibrate(onnx_path: str, source: str = "synthetic", method: str = "entropy", num_images: int = 32,
-              cache_path: str | None = None) -> CalibrationResult:
-    """Collect activation statistics of `onnx_path` over `num_images` from `source`; write the cache."""
+              cache_path: str | None = None, strict: bool = False) -> CalibrationResult:
+    """Collect activation statistics of `onnx_path` over `num_images` from `source`; write the cache.
+    Unreadable images of a folder are skipped and listed (an error with `strict`)."""
     if method not in METHODS:
         raise UserError(f"unknown calibration method '{method}': choose {', '.join(METHODS)}")
     if not os.path.isfile(onnx_path):
         raise UserError(f"model not found: {onnx_path} (run `mrcnn-edge export` first)")
     size = tuple(read_sidecar(onnx_path)["input_size"])
     cache_path = cache_path or f"{os.path.splitext(onnx_path)[0]}.calib.{method}.json"
-    frames = calibration_frames(source, num_images)
+    skipped: list[tuple[str, str]] = []
+    frames = calibration_frames(source, num_images, None if strict else skipped)
     start, seen = time.perf_counter(), 0
     # ONNX Runtime's calibrators print progress to stdout ("Collecting tensor data ..."): keep stdout for
     # what the command says it did
@@ -69,10 +72,11 @@ def calibrate(onnx_path: str, source: str = "synthetic", method: str = "entropy"
                 seen += len(chunk)
                 bar.update(len(chunk))
         if seen == 0:
-            raise UserError(f"calibration source {source} gave no images")
+            why = f" ({len(skipped)} unreadable; first: {skipped[0][1]})" if skipped else ""
+            raise UserError(f"calibration source {source} gave no images{why}")
         ranges = calibrator.compute_data()
     save_tensors_data(ranges, cache_path)
-    return CalibrationResult(cache_path, method, seen, len(ranges.data), time.perf_counter() - start)
+    return CalibrationResult(cache_path, method, seen, len(ranges.data), time.perf_counter() - start, skipped)
 
 
 def read_cache(cache_path: str):

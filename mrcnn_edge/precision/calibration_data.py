@@ -1,6 +1,7 @@
 """Calibration images: from a folder or glob, frames of a video, or the synthetic generator.
 
-Frames go through the runtime's own letterbox, so calibration sees exactly what inference sees.
+Images are decoded by the toolkit's one image reader and placed by its one letterbox (both in the
+bottom layer), so calibration sees exactly what inference sees.
 """
 from __future__ import annotations
 
@@ -14,26 +15,36 @@ from onnxruntime.quantization import CalibrationDataReader
 
 from ..data.synthetic import CALIB, sample
 from ..errors import UserError
-from ..runtime.preprocess import letterbox
+from ..images import IMAGE_EXTENSIONS, image_paths, read_image
+from ..letterbox import letterbox
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".ts")
 
 
 def _image_paths(source: str) -> list[str]:
-    pattern = os.path.join(source, "*") if os.path.isdir(source) else source
-    paths = sorted(p for p in glob.glob(pattern) if p.lower().endswith(IMAGE_SUFFIXES))
+    paths = image_paths(source)
     if not paths:
-        raise UserError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in calibration source {source}: "
+        raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in calibration source {source}: "
                         "pass a folder of images, a glob, a video or 'synthetic'")
     return paths
 
 
-def _read_image(path: str) -> np.ndarray:
-    image = cv2.imread(path, cv2.IMREAD_COLOR)  # grey and 4-channel images are converted to 3 channels
-    if image is None:
-        raise UserError(f"cannot read calibration image {path}: the file is corrupt or not an image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+def _readable_images(paths: list[str], num_images: int, skipped: list | None) -> Iterator[np.ndarray]:
+    """The first num_images of paths that decode; the others are appended to skipped as (path, why),
+    or raised when skipped is None (--strict)."""
+    read = 0
+    for path in paths:
+        if read == num_images:
+            return
+        try:
+            image = read_image(path)
+        except UserError as e:
+            if skipped is None:
+                raise
+            skipped.append((path, str(e)))
+            continue
+        read += 1
+        yield image
 
 
 def _video_frames(path: str, num_images: int) -> Iterator[np.ndarray]:
@@ -50,15 +61,16 @@ def _video_frames(path: str, num_images: int) -> Iterator[np.ndarray]:
     capture.release()
 
 
-def calibration_frames(source: str, num_images: int) -> Iterator[np.ndarray]:
-    """Up to num_images RGB frames from `source`: 'synthetic', a video file, a folder or a glob."""
+def calibration_frames(source: str, num_images: int, skipped: list | None = None) -> Iterator[np.ndarray]:
+    """Up to num_images RGB frames from `source`: 'synthetic', a video file, a folder or a glob.
+    Unreadable images of a folder or glob are skipped into `skipped` (an error when it is None)."""
     if source == "synthetic":
         return (sample(CALIB, i)[0] for i in range(num_images))
     if os.path.isfile(source) and source.lower().endswith(VIDEO_SUFFIXES):
         return _video_frames(source, num_images)
     if not (os.path.isdir(source) or glob.glob(source)):
         raise UserError(f"calibration source not found: {source} (a folder, glob, video or 'synthetic')")
-    return (_read_image(p) for p in _image_paths(source)[:num_images])
+    return _readable_images(_image_paths(source), num_images, skipped)
 
 
 class LetterboxedReader(CalibrationDataReader):

@@ -33,6 +33,27 @@ class Detections:
     def names(self) -> list[str]:
         return [self.class_names[c - 1] if 0 < c <= len(self.class_names) else str(c) for c in self.classes]
 
+    def draw(self, frame: np.ndarray, fps: float | None = None) -> np.ndarray:
+        """A copy of the RGB frame these detections are of, with masks, boxes and labels drawn."""
+        from .draw import annotate
+
+        return annotate(frame, self, fps)
+
+    def to_coco(self, image_id: int) -> list[dict]:
+        """COCO results rows (what COCO's `loadRes` reads): bbox x,y,w,h in frame pixels, the mask as
+        compressed RLE, category_id = the class id (COCO's own ids for a 91-class COCO-layout model)
+        and, beside it, the class name. Boxes are rounded to 1/100 px, scores to 5 decimals."""
+        from ..data.coco import encode_rle
+
+        names, rects = self.names(), self.mask_rects()
+        rows = []
+        for i in range(len(self)):
+            x1, y1, x2, y2 = (round(float(v), 2) for v in self.boxes[i])
+            rows.append({"image_id": image_id, "category_id": int(self.classes[i]), "category_name": names[i],
+                         "score": round(float(self.scores[i]), 5), "bbox": [x1, y1, round(x2 - x1, 2), round(y2 - y1, 2)],
+                         "segmentation": encode_rle(self.masks[i], rects[i])})
+        return rows
+
     @classmethod
     def empty(cls, height: int, width: int, class_names=()) -> "Detections":
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32),

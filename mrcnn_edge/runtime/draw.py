@@ -4,6 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..model.class_names import UNUSED
 from .detections import Detections
 
 # Distinct, saturated colours (RGB) that stay readable under white label text; class c uses [c-1 mod n].
@@ -22,7 +23,9 @@ def class_color(class_id: int) -> tuple[int, int, int]:
 def annotate(image_rgb: np.ndarray, dets: Detections, fps: float | None = None) -> np.ndarray:
     """A copy of the RGB frame with the detections drawn; the lowest score is drawn first, so the
     most confident detection's mask, contour and label end up on top."""
-    order = np.argsort(dets.scores, kind="stable")  # ascending
+    names = dets.names()
+    # ascending; a class of an unused slot (COCO's "N/A") has no meaning to show
+    order = [i for i in np.argsort(dets.scores, kind="stable") if names[i] != UNUSED]
     rects = dets.mask_rects()
     out = _blend_masks(image_rgb, dets, order, rects)
     scale = _text_scale(out)
@@ -31,7 +34,6 @@ def annotate(image_rgb: np.ndarray, dets: Detections, fps: float | None = None) 
     taken: list[tuple[int, int, int, int]] = []  # label boxes placed so far (x, y, w, h)
     if fps is not None:  # first, so no label hides under the counter
         taken.append(_draw_text_box(out, f"{fps:.1f} fps", (6, 6), (0, 0, 0), scale * 1.2))
-    names = dets.names()
     for i in order[::-1]:  # labels placed most confident first, so they get the best spots
         color = class_color(int(dets.classes[i]))
         x1, y1, x2, y2 = (int(round(v)) for v in dets.boxes[i])

@@ -6,6 +6,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ..errors import UserError
+from ..images import skipped_lines
 
 # Detections below this score are neither drawn nor written: the model keeps rows down to 0.05 for COCO
 # evaluation, which would bury a video in boxes. `--score-threshold 0.05` writes them all.
@@ -24,13 +25,16 @@ class RunResult:
     input_size: tuple[int, int]
     outputs: dict[str, str] = field(default_factory=dict)  # what -> path: video, jsonl, coco, report, plot
     notes: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why) of images that could not be read
 
     def summary(self) -> str:
         lines = [f"{self.frames_processed} frames ({self.frames_dropped} dropped) on {self.backend} {self.precision} "
                  f"{self.input_size[0]}x{self.input_size[1]}: {self.fps:.1f} fps, p50 {self.p50_ms:.1f} ms, "
                  f"p99 {self.p99_ms:.1f} ms end to end ({self.fps / 5:.1f}x the paper's 5 fps)"]
         lines += [f"  {what:<7}{path}" for what, path in self.outputs.items()]
+        lines += skipped_lines(self.skipped)
         return "\n".join(lines)
+
 
 
 def _open_sinks(out, jsonl, coco, show, video_fps) -> list:
@@ -62,12 +66,15 @@ def _close_all(sinks) -> None:
 def run_stream(model, source, *, out: str | None = None, jsonl: str | None = None, coco: str | None = None,
                report_dir: str | None = None, max_frames: int | None = None, show: bool = False,
                video_fps: float = 30.0, stall_timeout_s: float = 10.0, live_line: bool = True,
-               notify=None, score_threshold: float = SCORE_THRESHOLD, cuda_graph: bool = False) -> RunResult:
+               notify=None, score_threshold: float = SCORE_THRESHOLD, cuda_graph: bool = False,
+               strict: bool = False) -> RunResult:
     """Stream `source` (a --source string, or an opened Source) through `model` (a model path, or a
     loaded predictor) into the outputs asked for.
 
     Whatever happens, every output is closed and valid, and the report holds the frames done so far
-    (with `"error"` set when the run failed), before the error propagates.
+    (with `"error"` set when the run failed), before the error propagates. A folder or glob skips the
+    images it cannot read (named in the summary and report.json) and fails only when none was read;
+    `strict` makes any unreadable image an error.
     """
     from .latency import LatencyMeter
     from .pipeline import stream
@@ -78,13 +85,16 @@ def run_stream(model, source, *, out: str | None = None, jsonl: str | None = Non
 
     predictor = Predictor.from_path(model, score_threshold=score_threshold, cuda_graph=cuda_graph) \
         if isinstance(model, str) else model
-    src = open_source(source, stall_timeout_s=stall_timeout_s) if isinstance(source, str) else source
+    src = open_source(source, stall_timeout_s=stall_timeout_s, strict=strict) if isinstance(source, str) else source
     meter = error = None
     sinks = []
     try:
         sinks = _open_sinks(out, jsonl, coco, show, video_fps)
         meter = LatencyMeter(desc="run", live_line=live_line, total=max_frames)
         stream(src, predictor, sinks, meter, max_frames)
+        if src.skipped and not len(meter):
+            path, why = src.skipped[0]
+            raise UserError(f"no image of {src.description} could be read ({len(src.skipped)} skipped; first: {why})")
     except UserError as e:
         error = str(e)
         raise
@@ -113,7 +123,8 @@ def _result(meter, src, predictor, model, out, jsonl, coco, report_dir, error, s
                           model=model if isinstance(model, str) else type(model).__name__,
                           backend=predictor.backend_name, precision=predictor.precision,
                           input_size=list(predictor.input_size), notes=list(src.notes.values()), error=error,
-                          sink_writer_ms=writer[0] if writer else None)
+                          sink_writer_ms=writer[0] if writer else None,
+                          skipped=[{"file": path, "reason": why} for path, why in src.skipped])
     outputs = {k: v for k, v in (("video", out), ("jsonl", jsonl), ("coco", coco)) if v}
     if report_dir:
         title = f"mrcnn-edge run: {predictor.backend_name} {predictor.precision} " \
@@ -121,4 +132,5 @@ def _result(meter, src, predictor, model, out, jsonl, coco, report_dir, error, s
         outputs["report"], outputs["plot"] = meter.write(report_dir, report, title)
     e2e = report["end_to_end_ms"]
     return RunResult(len(meter), src.dropped, report["fps"], e2e["p50"], e2e["p99"], predictor.backend_name,
-                     predictor.precision, tuple(predictor.input_size), outputs, list(src.notes.values()))
+                     predictor.precision, tuple(predictor.input_size), outputs, list(src.notes.values()),
+                     list(src.skipped))

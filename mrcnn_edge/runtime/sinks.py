@@ -158,10 +158,7 @@ class CocoResultsSink(Sink):
     def write(self, frame, dets, fps):
         digits = re.fullmatch(r"\D*(\d+)", os.path.splitext(frame.name)[0])
         image_id = int(digits.group(1)) if digits else frame.index
-        for row in detection_rows(dets):
-            x1, y1, x2, y2 = row["box"]
-            self.rows.append({"image_id": image_id, "category_id": row["class_id"], "score": row["score"],
-                              "bbox": [x1, y1, x2 - x1, y2 - y1], "segmentation": row["mask"]})
+        self.rows += dets.to_coco(image_id)
 
     def close(self):
         tmp = self.path + ".tmp"

@@ -7,7 +7,6 @@ is worth less than a fresh one; a *file* source (video file, images) blocks, so 
 """
 from __future__ import annotations
 
-import glob
 import os
 import queue
 import threading
@@ -19,8 +18,8 @@ import cv2
 import numpy as np
 
 from ..errors import UserError
+from ..images import IMAGE_EXTENSIONS, image_paths, read_image
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 URL_SCHEMES = ("rtsp", "rtsps", "http", "https")
 _END = object()  # queue marker: the reader has no more frames
 
@@ -49,6 +48,7 @@ class Source:
     release: Callable[[], None] = lambda: None
     dropped: int = 0
     notes: dict[str, str] = field(default_factory=dict)  # kind -> message: conversions the user should know of
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why): bad images of a folder or glob
 
     def __post_init__(self):
         self._queue: queue.Queue = queue.Queue(maxsize=self.queue_size)
@@ -116,8 +116,12 @@ class Source:
             self.release()
 
 
-def open_source(spec: str, *, queue_size: int = 4, stall_timeout_s: float = 10.0, loop: bool = False) -> Source:
-    """Open what --source names and start capturing. `loop` replays a video file forever (benchmarks)."""
+def open_source(spec: str, *, queue_size: int = 4, stall_timeout_s: float = 10.0, loop: bool = False,
+                strict: bool = False) -> Source:
+    """Open what --source names and start capturing. `loop` replays a video file forever (benchmarks).
+
+    A folder or glob skips an image that cannot be read (counted and named in `Source.skipped`), so
+    one bad file never stops a batch; `strict` makes it an error instead."""
     spec = str(spec)
     if spec.isdigit():
         return _live(_open_capture(cv2.VideoCapture(int(spec)),
@@ -128,16 +132,16 @@ def open_source(spec: str, *, queue_size: int = 4, stall_timeout_s: float = 10.0
     if "!" in spec:
         return _open_gstreamer(spec, queue_size, stall_timeout_s)
     if os.path.isdir(spec):
-        return _images(_images_in_folder(spec), spec, queue_size)
+        return _images(_images_in_folder(spec), spec, queue_size, skip_bad=not strict)
     if any(c in spec for c in "*?["):
-        paths = sorted(p for p in glob.glob(spec) if p.lower().endswith(IMAGE_EXTENSIONS))
+        paths = image_paths(spec)
         if not paths:
             raise UserError(f"no image files match {spec!r} (extensions: {', '.join(IMAGE_EXTENSIONS)})")
-        return _images(paths, spec, queue_size)
+        return _images(paths, spec, queue_size, skip_bad=not strict)
     if not os.path.isfile(spec):
         raise UserError(f"source not found: {spec} (pass a camera index, video, image, folder, glob or URL)")
     if spec.lower().endswith(IMAGE_EXTENSIONS):
-        return _images([spec], spec, queue_size)
+        return _images([spec], spec, queue_size, skip_bad=False)
     return _video_file(spec, queue_size, loop)
 
 
@@ -209,49 +213,25 @@ def _check_complete(path: str, frames_read: int, expected: int) -> None:
 
 
 def _images_in_folder(folder: str) -> list[str]:
-    paths = sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
+    paths = image_paths(folder)
     if not paths:
         raise UserError(f"no image files in {folder} (extensions: {', '.join(IMAGE_EXTENSIONS)})")
     return paths
 
 
-def _images(paths: list[str], description: str, queue_size: int) -> Source:
+def _images(paths: list[str], description: str, queue_size: int, skip_bad: bool) -> Source:
     remaining = iter(paths)
     notes: dict[str, str] = {}
+    skipped: list[tuple[str, str]] = []
 
     def read():
-        path = next(remaining, None)
-        return None if path is None else (read_image_rgb(path, notes), os.path.basename(path))
+        for path in remaining:
+            try:
+                return read_image(path, notes), os.path.basename(path)
+            except UserError as e:
+                if not skip_bad:
+                    raise
+                skipped.append((path, str(e)))
+        return None
 
-    return Source(read, description, live=False, queue_size=queue_size, notes=notes)
-
-
-def read_image_rgb(path: str, notes: dict[str, str]) -> np.ndarray:
-    """Decode an image file as RGB uint8, converting what can be converted without guessing.
-
-    Grey becomes RGB and 16-bit becomes 8-bit, with a note. An alpha channel is dropped when every
-    pixel is opaque; with transparency it is an error, because what lies behind the transparent
-    pixels (white? black?) changes what the model sees and only the user knows it.
-    """
-    raw = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if raw is None:
-        raise UserError(f"cannot decode image {path}: the file is corrupt or not an image")
-    if raw.dtype == np.uint16:
-        raw = (raw >> 8).astype(np.uint8)
-        notes.setdefault("16bit", f"16-bit images are scaled to 8 bits (first: {path})")
-    if raw.dtype != np.uint8:
-        raise UserError(f"{path} has {raw.dtype} pixels: convert it to an 8-bit image")
-    channels = 1 if raw.ndim == 2 else raw.shape[2]
-    if channels == 1:
-        notes.setdefault("grey", f"greyscale images are converted to RGB, grey in all three channels (first: {path})")
-        return cv2.cvtColor(raw.reshape(raw.shape[:2]), cv2.COLOR_GRAY2RGB)
-    if channels == 4:
-        if (raw[..., 3] < 255).any():
-            raise UserError(f"{path} has transparent pixels: flatten it onto the background you mean "
-                            "(e.g. `convert in.png -background white -flatten out.png`) and pass that")
-        notes.setdefault("alpha", f"fully opaque alpha channels are dropped (first: {path})")
-        return cv2.cvtColor(raw, cv2.COLOR_BGRA2RGB)
-    if channels != 3:
-        raise UserError(f"{path} has {channels} channels: pass an RGB, greyscale or opaque RGBA image")
-    return cv2.cvtColor(raw, cv2.COLOR_BGR2RGB)
-
+    return Source(read, description, live=False, queue_size=queue_size, notes=notes, skipped=skipped)

@@ -1,5 +1,6 @@
 """FP16 and INT8 graphs: they run end to end on the CPU, keep the contract, and stay close to FP32."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -87,10 +88,21 @@ def test_empty_calibration_folder(model_onnx, tmp_path):
         calibrate(model_onnx, str(tmp_path), "minmax", 4)
 
 
-def test_unreadable_calibration_image(model_onnx, tmp_path):
+def test_unreadable_calibration_images_are_skipped_and_named(model_onnx, tmp_path):
+    import cv2
+
+    from mrcnn_edge.precision.calibration_data import calibration_frames
+
     (tmp_path / "broken.png").write_bytes(b"not a png")
-    with pytest.raises(UserError, match="cannot read calibration image .*broken.png"):
+    with pytest.raises(UserError, match="gave no images .1 unreadable; first: cannot decode image .*broken.png"):
         calibrate(model_onnx, str(tmp_path), "minmax", 4)
+    with pytest.raises(UserError, match="cannot decode image .*broken.png"):
+        calibrate(model_onnx, str(tmp_path), "minmax", 4, strict=True)
+    for name in ("a.png", "c.png"):
+        cv2.imwrite(str(tmp_path / name), np.full((40, 60, 3), 128, np.uint8))
+    skipped = []
+    frames = list(calibration_frames(str(tmp_path), 4, skipped))
+    assert len(frames) == 2 and [os.path.basename(p) for p, _ in skipped] == ["broken.png"]
 
 
 def test_int8_without_cache_is_a_clear_error(model_onnx):
