@@ -41,6 +41,7 @@ GetPluginRegistry findGetPluginRegistry(std::string& why)
     {
         return reinterpret_cast<GetPluginRegistry>(symbol);
     }
+    dlerror(); // clear the failed lookup's message, so the one below is dlopen's
     void* nvinfer = dlopen(kNvinfer, RTLD_NOW | RTLD_GLOBAL);
     if (nvinfer == nullptr)
     {

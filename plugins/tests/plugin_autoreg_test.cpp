@@ -9,6 +9,7 @@
 
 #include "batched_nms/batched_nms_fields.h"
 #include "multilevel_roi_align/multilevel_roi_align_fields.h"
+#include "tests/fake_plugin_registry.h"
 
 #include <NvInferRuntime.h>
 
@@ -21,6 +22,7 @@
 #include <vector>
 
 using namespace nvinfer1;
+using mrcnn_edge::test::FakeRegistry;
 
 namespace
 {
@@ -35,99 +37,6 @@ void check(bool ok, std::string const& what)
         ++gFailures;
     }
 }
-
-struct Registration
-{
-    IPluginCreatorInterface* creator;
-    std::string pluginNamespace;
-};
-
-//! Records registrations; refuses them all in "reject" mode. Everything else is unused.
-class FakeRegistry final : public IPluginRegistry
-{
-public:
-    bool reject = false;
-    std::vector<Registration> registered;
-    int32_t deregistered = 0;
-
-    bool registerCreator(IPluginCreatorInterface& creator, AsciiChar const* const pluginNamespace) noexcept override
-    {
-        if (reject)
-        {
-            return false;
-        }
-        registered.push_back({&creator, pluginNamespace != nullptr ? pluginNamespace : "<null>"});
-        return true;
-    }
-    bool deregisterCreator(IPluginCreatorInterface const& /*creator*/) noexcept override
-    {
-        ++deregistered;
-        return true;
-    }
-    IPluginCreatorInterface* const* getAllCreators(int32_t* const numCreators) const noexcept override
-    {
-        *numCreators = 0;
-        return nullptr;
-    }
-    IPluginCreatorInterface* getCreator(AsciiChar const* const /*name*/, AsciiChar const* const /*version*/,
-        AsciiChar const* const /*ns*/) noexcept override
-    {
-        return nullptr;
-    }
-    void setErrorRecorder(IErrorRecorder* const /*recorder*/) noexcept override {}
-    IErrorRecorder* getErrorRecorder() const noexcept override
-    {
-        return nullptr;
-    }
-    bool isParentSearchEnabled() const override
-    {
-        return true;
-    }
-    void setParentSearchEnabled(bool const /*enabled*/) override {}
-    PluginLibraryHandle loadLibrary(AsciiChar const* /*path*/) noexcept override
-    {
-        return nullptr;
-    }
-    void deregisterLibrary(PluginLibraryHandle /*handle*/) noexcept override {}
-    IPluginResource* acquirePluginResource(AsciiChar const* /*key*/, IPluginResource* /*resource*/) noexcept override
-    {
-        return nullptr;
-    }
-    int32_t releasePluginResource(AsciiChar const* /*key*/) noexcept override
-    {
-        return 0;
-    }
-#if NV_TENSORRT_MAJOR < 11 // the IPluginV2 creator overloads, removed in 11.0: pure, so overridden
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-    bool registerCreator(IPluginCreator& /*creator*/, AsciiChar const* const /*ns*/) noexcept override
-    {
-        return false;
-    }
-    IPluginCreator* const* getPluginCreatorList(int32_t* const numCreators) const noexcept override
-    {
-        *numCreators = 0;
-        return nullptr;
-    }
-    IPluginCreator* getPluginCreator(AsciiChar const* const /*name*/, AsciiChar const* const /*version*/,
-        AsciiChar const* const /*ns*/) noexcept override
-    {
-        return nullptr;
-    }
-    bool deregisterCreator(IPluginCreator const& /*creator*/) noexcept override
-    {
-        return false;
-    }
-#pragma GCC diagnostic pop
-#endif
-#if NV_TENSORRT_MAJOR > 10 || NV_TENSORRT_MINOR >= 10 // added in 10.10
-    IPluginCreatorInterface* const* getAllCreatorsRecursive(int32_t* const numCreators) noexcept override
-    {
-        *numCreators = 0;
-        return nullptr;
-    }
-#endif
-};
 
 FakeRegistry gRegistry;
 bool gNullRegistry = false;
@@ -225,10 +134,11 @@ void testAccept(char const* autoreg, char const* mainLibrary)
     check(handle != nullptr, std::string("dlopen autoreg library: ") + (handle ? "" : dlerror()));
     check(messages.empty(), "autoreg library printed: " + messages);
     std::vector<IPluginCreatorInterface*> creators;
-    for (Registration const& r : gRegistry.registered)
+    for (size_t i = 0; i < gRegistry.registered.size(); ++i)
     {
-        creators.push_back(r.creator);
-        check(r.pluginNamespace == "mrcnn_edge", "registered under namespace '" + r.pluginNamespace + "'");
+        creators.push_back(gRegistry.registered[i]);
+        std::string const& ns = gRegistry.namespaces[i];
+        check(ns == "mrcnn_edge", "registered under namespace '" + ns + "'");
     }
     checkCreatorSet(creators, "autoreg registrations");
 
