@@ -46,7 +46,12 @@ class Predictor:
     @classmethod
     def from_path(cls, path: str, threads: int | None = None, score_threshold: float = 0.0) -> "Predictor":
         """The right backend for a model file: .engine on TensorRT; .onnx on ONNX Runtime, with the
-        plugins' CPU reference when the graph has plugin nodes (model.trt.onnx)."""
+        plugins' CPU reference when the graph has plugin nodes (model.trt.onnx); triton://HOST:PORT/NAME
+        (gRPC) or http://HOST:PORT/NAME (HTTP) on a Triton server."""
+        if path.startswith(("triton://", "http://")):
+            from .backends.triton_backend import TritonBackend
+
+            return cls(TritonBackend(path), score_threshold)
         if not os.path.isfile(path):
             raise UserError(f"model not found: {path} (pass an .onnx from `mrcnn-edge export`, or an .engine)")
         if path.endswith(".engine"):
