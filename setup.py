@@ -57,7 +57,10 @@ setup(
         "matplotlib",
     ],
     extras_require={
-        "test": ["pytest"],
+        # tritonclient: the Triton client (tests/serving, `run --model triton://`). Not [all]: that adds
+        # cuda-python, unpinned, which would replace the CUDA bindings torch installs, and perf_analyzer.
+        "test": ["pytest", "tritonclient[grpc,http]>=2.50"],
+        "triton": ["tritonclient[grpc,http]>=2.50"],
         # the TensorRT backend's device memory (JetPack 6 ships CUDA 12; TensorRT itself comes from the system)
         "tensorrt": ["cuda-python>=12.6,<13"],
     },

@@ -86,8 +86,13 @@ def test_dynamic_batching_merges_concurrent_requests(triton_server, light_models
     expected = [local.infer(i) for i in images]
     predictors = [Predictor.from_path(grpc_url(triton_server, "light_b")) for _ in range(4)]
     answers = [None] * 4
-    threads = [threading.Thread(target=lambda k=k: answers.__setitem__(k, predictors[k].infer(images[k])))
-               for k in range(4)]
+    start = threading.Barrier(4)  # sent together: the first runs alone, the other three queue behind it
+
+    def client(k):
+        start.wait()
+        answers[k] = predictors[k].infer(images[k])
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -98,9 +103,14 @@ def test_dynamic_batching_merges_concurrent_requests(triton_server, light_models
         np.testing.assert_allclose(got["boxes"][0, :n], want["boxes"][0, :n], atol=1e-3)
         np.testing.assert_allclose(got["scores"][0, :n], want["scores"][0, :n], atol=1e-4)
         np.testing.assert_array_equal(got["classes"][0, :n], want["classes"][0, :n])
-    stats = grpcclient.InferenceServerClient(triton_server.endpoints["grpc"]).get_inference_statistics(
-        "light_b", as_json=True)["model_stats"][0]
-    assert int(stats["inference_count"]) == 4 and int(stats["execution_count"]) < 4
+    client = grpcclient.InferenceServerClient(triton_server.endpoints["grpc"])
+    deadline = time.monotonic() + 10
+    while True:  # the server counts a request just after answering it
+        stats = client.get_inference_statistics("light_b", as_json=True)["model_stats"][0]
+        if int(stats.get("inference_count", 0)) == 4 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert int(stats["inference_count"]) == 4 and int(stats["execution_count"]) < 4, stats
 
 
 def test_wrong_dtype_or_shape_gets_tritons_error_and_the_next_request_succeeds(triton_server, local_light, frames):
