@@ -224,3 +224,18 @@ def test_serve_stops_cleanly_on_sigterm(light_models, tmp_path):
             serve.kill()
     assert serve.returncode == 0 and "stopped after" in out and "(exit code 0)" in out, err
     assert not os.path.exists(f"/proc/{tritonserver}")  # reaped: no server left behind
+
+
+def test_no_server_binary_gives_one_line(monkeypatch, tmp_path, capsys):
+    import importlib.util
+
+    from mrcnn_edge.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pytriton" else real(name, *a))
+    monkeypatch.delenv("TRITONSERVER", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert main(["serve", "--repository", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("mrcnn-edge serve: error: no Triton server binary found: pip install "
+                                               "--no-deps nvidia-pytriton==0.7.0, or set $TRITONSERVER")
