@@ -146,6 +146,10 @@ def write(args, results: dict, load_before, load_after) -> None:
             row += [f"{_median(rs, 'fps'):.1f}", f"{_median(rs, 'p50_ms'):.0f} / {_median(rs, 'p99_ms'):.0f}"]
         row.append(f"{_median(results[f'batched/{streams}'], 'mean_batch'):.2f}")
         lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "Work per image differs between the columns: the local ONNX Runtime backend cuts the batch-1 graph's "
+              "mask head to the detected rows (dynamic K), while the server's model.py runs the graph as exported "
+              "(all 50 rows), and a `--dynamic-batch` graph always runs all 50 (see Known gaps). The Triton columns "
+              "also pay the gRPC round trip and a copy into and out of the Python backend's shared memory."]
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
