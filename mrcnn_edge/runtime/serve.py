@@ -195,7 +195,9 @@ class TritonServer:
         lines = [line.strip() for line in (_read(self.log_path) or "").splitlines() if line.strip()]
         errors = [line for line in lines if line.startswith("E") and line[1:5].isdigit()]
         line = (errors or lines or ["no output"])[-1]
-        return line.split('"', 1)[1].rstrip('"') if line.count('"') >= 2 and errors else line
+        if errors and line.count('"') >= 2:  # E1201 12:00:00.0 123 file.cc:45] "message"
+            line = line.split('"', 1)[1].rstrip('"')
+        return line.split("\\n")[0][:400]  # Triton writes a Python traceback as literal \n: keep its first line
 
     def stop(self, timeout_s: float = 30.0) -> int | None:
         """SIGTERM (Triton's graceful shutdown: it unloads the models and their stubs), then SIGKILL."""

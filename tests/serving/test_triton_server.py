@@ -239,3 +239,18 @@ def test_no_server_binary_gives_one_line(monkeypatch, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("mrcnn-edge serve: error: no Triton server binary found: pip install "
                                                "--no-deps nvidia-pytriton==0.7.0, or set $TRITONSERVER")
+
+
+def test_a_model_that_fails_to_load_gives_tritons_reason(light_models, tmp_path):
+    from mrcnn_edge.runtime.serve import TritonServer
+
+    require_tritonserver()
+    repo = write_repository(tmp_path / "repo", light_models[0], None)
+    os.remove(os.path.join(repo, "light", "1", "model.onnx"))
+    server = TritonServer(repo, *free_ports(3), log_path=str(tmp_path / "log"))
+    with pytest.raises(UserError) as e:
+        server.start()
+    message = str(e.value)
+    assert message.startswith("tritonserver exited with code 1 before it was ready: failed to load 'light'")
+    assert "File doesn't exist" in message and "\n" not in message and "\\n" not in message
+    assert server.process.poll() is not None
