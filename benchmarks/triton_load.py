@@ -130,7 +130,8 @@ def _median(rows: list[dict], key: str) -> float:
 
 def write(args, results: dict, load_before, load_after) -> None:
     isa = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni") if f in open("/proc/cpuinfo").read().split()]
-    lines = [f"# Triton load: light model @512, closed-loop streams ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    lines = [f"# Triton load: light model @512, closed-loop streams ({when})",
              "", f"`PYTHONPATH=. python benchmarks/triton_load.py --requests {args.requests} --rounds {args.rounds}`. "
              f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, ISA {' '.join(isa)}; "
              f"ONNX Runtime {args.threads} threads locally and in the server's model instance (1 instance). "

@@ -159,8 +159,9 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_export)
 
     p = sub.add_parser("run", help="stream a camera, video, URL, GStreamer pipeline or images through a model")
-    p.add_argument("--model", required=True, help="an .onnx from `mrcnn-edge export` (or an .engine), or a model "
-                                                  "on a Triton server: triton://HOST:PORT/NAME (gRPC), http://HOST:PORT/NAME")
+    p.add_argument("--model", required=True,
+                   help="an .onnx from `mrcnn-edge export` (or an .engine), or a model on a Triton server: "
+                        "triton://HOST:PORT/NAME (gRPC), http://HOST:PORT/NAME")
     p.add_argument("--source", required=True,
                    help="camera index (0), video file, rtsp:// or http(s):// URL, GStreamer pipeline "
                         "('... ! appsink'), image file, folder or glob")
@@ -243,7 +244,8 @@ def _parser() -> argparse.ArgumentParser:
                         "Runtime inside Triton's Python backend (servers without the ONNX Runtime backend). "
                         "Default: gpu for an engine, cpu for ONNX")
     p.add_argument("--max-batch", type=int, default=8, help="batch limit of an ONNX model with a dynamic batch axis")
-    p.add_argument("--threads", type=int, default=0, help="python kind: ONNX Runtime threads per instance (0: all cores)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="python kind: ONNX Runtime threads per instance (0: all cores)")
     p.set_defaults(func=_export_triton)
 
     p = sub.add_parser("serve", help="start a Triton Inference Server on a repository from export-triton")

@@ -38,7 +38,7 @@ class TritonPythonModel:
                 per_request = zip(*(np.split(o, splits) for o in outputs))
             else:
                 per_request = (self.session.run(list(OUTPUTS), {INPUT: i}) for i in images)
-            return [pb_utils.InferenceResponse([pb_utils.Tensor(n, np.ascontiguousarray(v)) for n, v in zip(OUTPUTS, out)])
-                    for out in per_request]
+            return [pb_utils.InferenceResponse([pb_utils.Tensor(n, np.ascontiguousarray(v))
+                                                for n, v in zip(OUTPUTS, out)]) for out in per_request]
         except Exception as e:  # ONNX Runtime's error goes back to each client, the server stays up
             return [pb_utils.InferenceResponse(error=pb_utils.TritonError(f"onnxruntime: {e}")) for _ in requests]

@@ -100,7 +100,8 @@ def test_engine(tmp_path, batch, max_batch_size):
     model_dir = tmp_path / "repo" / "model_fp16"
     assert os.listdir(model_dir / "1") == ["model.plan"] and result.max_batch_size == max_batch_size
     text = open(result.config).read()
-    assert text.startswith("# Needs") and "LD_PRELOAD=/opt/mrcnn/libmrcnn_edge_plugins_autoreg.so" in text.splitlines()[0]
+    first = text.splitlines()[0]
+    assert first.startswith("# Needs") and "LD_PRELOAD=/opt/mrcnn/libmrcnn_edge_plugins_autoreg.so" in first
     readme = open(tmp_path / "repo" / "README.txt").read()
     assert "LD_PRELOAD=/opt/mrcnn/libmrcnn_edge_plugins_autoreg.so tritonserver" in readme and "10.3.0" in readme
     config = _parse(result.config)
