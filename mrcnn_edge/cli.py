@@ -93,7 +93,14 @@ def _export_triton(args) -> None:
     from .engine.triton import export_triton
 
     print(export_triton(args.model, args.repository, name=args.name, instances=args.instances, kind=args.kind,
-                        max_batch=args.max_batch).summary())
+                        max_batch=args.max_batch, threads=args.threads).summary())
+
+
+def _serve(args) -> None:
+    from .runtime.serve import serve
+
+    print(serve(args.repository, http_port=args.http_port, grpc_port=args.grpc_port, metrics_port=args.metrics_port,
+                log_path=args.log).summary())
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -185,7 +192,9 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_export)
 
     p = sub.add_parser("run", help="stream a camera, video, URL, GStreamer pipeline or images through a model")
-    p.add_argument("--model", required=True, help="an .onnx from `mrcnn-edge export` (or an .engine)")
+    p.add_argument("--model", required=True,
+                   help="an .onnx from `mrcnn-edge export` (or an .engine), or a model on a Triton server: "
+                        "triton://HOST:PORT/NAME (gRPC), http://HOST:PORT/NAME")
     p.add_argument("--source", required=True,
                    help="camera index (0), video file, rtsp:// or http(s):// URL, GStreamer pipeline "
                         "('... ! appsink'), image file, folder or glob")
@@ -209,7 +218,8 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("bench", help="latency and throughput of a model on real frames")
-    p.add_argument("--model", required=True, help="an .onnx from `mrcnn-edge export` (or an .engine)")
+    p.add_argument("--model", required=True, help="an .onnx from `mrcnn-edge export` (or an .engine), or "
+                                                  "triton://HOST:PORT/NAME, http://HOST:PORT/NAME")
     p.add_argument("--video", default=None, help="frames to use; default: a generated synthetic video")
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--iterations", type=int, default=50)
@@ -283,9 +293,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--repository", default="triton_models")
     p.add_argument("--name", default=None, help="model name; default: <model>_<precision>")
     p.add_argument("--instances", type=int, default=1, help="instances of the model Triton runs")
-    p.add_argument("--kind", choices=("gpu", "cpu"), default=None, help="default: gpu for an engine, cpu for ONNX")
+    p.add_argument("--kind", choices=("gpu", "cpu", "python"), default=None,
+                   help="gpu/cpu: Triton's TensorRT (engine) or ONNX Runtime backend; python: the .onnx in ONNX "
+                        "Runtime inside Triton's Python backend (servers without the ONNX Runtime backend). "
+                        "Default: gpu for an engine, cpu for ONNX")
     p.add_argument("--max-batch", type=int, default=8, help="batch limit of an ONNX model with a dynamic batch axis")
+    p.add_argument("--threads", type=int, default=0,
+                   help="python kind: ONNX Runtime threads per instance (0: all cores)")
     p.set_defaults(func=_export_triton)
+
+    p = sub.add_parser("serve", help="start a Triton Inference Server on a repository from export-triton")
+    p.add_argument("--repository", default="triton_models")
+    p.add_argument("--http-port", type=int, default=8000)
+    p.add_argument("--grpc-port", type=int, default=8001)
+    p.add_argument("--metrics-port", type=int, default=8002)
+    p.add_argument("--log", default=None, help="the server's log file; default: a temporary file")
+    p.set_defaults(func=_serve)
     return parser
 
 

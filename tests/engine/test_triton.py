@@ -1,6 +1,5 @@
-"""`export-triton`: repository layout and config.pbtxt, parsed with Triton's own protobuf schema where
-tritonclient is installed (its model_config_pb2 is loaded by path: tritonclient.grpc's __init__ wants grpcio)."""
-import importlib.util
+"""`export-triton`: repository layout and config.pbtxt, parsed with Triton's own protobuf schema
+(tritonclient's model_config_pb2, from the test extras). tests/serving loads the python kind in a real server."""
 import json
 import os
 import re
@@ -11,29 +10,19 @@ from mrcnn_edge.engine.triton import export_triton
 from mrcnn_edge.errors import UserError
 
 
-def _model_config():
-    """tritonclient's ModelConfig message class, or None where tritonclient is not installed."""
-    spec = importlib.util.find_spec("tritonclient")
-    if spec is None:
-        return None
-    path = os.path.join(os.path.dirname(spec.origin), "grpc", "model_config_pb2.py")
-    module_spec = importlib.util.spec_from_file_location("triton_model_config_pb2", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module.ModelConfig
-
-
 def _parse(config_path):
     from google.protobuf import text_format
+    from tritonclient.grpc.model_config_pb2 import ModelConfig
 
-    ModelConfig = _model_config()
-    if ModelConfig is None:
-        pytest.skip("tritonclient not installed: config checked against the documented fields only")
     return text_format.Parse(open(config_path).read(), ModelConfig())
 
 
+def _parameters(config):
+    return {k: json.loads(v.string_value) for k, v in config.parameters.items()}
+
+
 def _fields(config_path):
-    """The schema check that needs no tritonclient: top-level fields of Triton's ModelConfig."""
+    """Top-level fields of the config as written (the parse above also accepts defaults left out)."""
     text = re.sub(r"#.*", "", open(config_path).read())
     return set(re.findall(r"^(\w+)\s*[:\[{]", text, re.M))
 
@@ -62,7 +51,7 @@ def test_onnx_with_dynamic_batch(model_onnx, tmp_path):
     assert os.listdir(repo / "model_fp32" / "1") == ["model.onnx"]
     assert result.platform == "onnxruntime_onnx" and result.max_batch_size == 8
     assert {"name", "platform", "max_batch_size", "input", "output", "instance_group",
-            "dynamic_batching"} == _fields(result.config)
+            "dynamic_batching", "parameters"} == _fields(result.config)
     config = _parse(result.config)
     assert config.name == "model_fp32" and config.platform == "onnxruntime_onnx" and config.max_batch_size == 8
     (images,) = config.input
@@ -74,6 +63,25 @@ def test_onnx_with_dynamic_batch(model_onnx, tmp_path):
     assert list(outputs["masks"].dims) == [5, 28, 28] and outputs["masks"].data_type == 11  # TYPE_FP32
     assert config.instance_group[0].count == 2 and config.instance_group[0].kind == 2  # KIND_CPU
     assert config.HasField("dynamic_batching")
+    assert _parameters(config) == {"arch": "tiny", "classes": ["circle", "square"], "input_size": [64, 96],
+                                   "precision": "fp32", "detections": 5}
+
+
+def test_python_kind(make_model, tmp_path):
+    model = make_model(tmp_path / "model.onnx", batch=1)
+    sidecar = json.loads(model.with_suffix(".json").read_text())
+    model.with_suffix(".json").write_text(json.dumps({**sidecar, "classes": ['say "hi"', "back\\slash", "café"]}))
+    result = export_triton(str(model), str(tmp_path / "repo"), kind="python", name="m", threads=3)
+    assert result.platform == "python" and result.max_batch_size == 0
+    assert sorted(os.listdir(tmp_path / "repo" / "m" / "1")) == ["model.onnx", "model.py"]
+    config = _parse(result.config)
+    assert config.backend == "python" and not config.platform and config.instance_group[0].kind == 2  # KIND_CPU
+    assert list(config.input[0].dims) == [1, 3, 64, 96] and not config.HasField("dynamic_batching")
+    parameters = _parameters(config)
+    assert parameters["classes"] == ['say "hi"', "back\\slash", "café"] and parameters["intra_op_threads"] == 3
+    model_py = open(tmp_path / "repo" / "m" / "1" / "model.py").read()
+    imports = {line.split()[1] for line in model_py.splitlines() if line.startswith(("import ", "from "))}
+    assert imports == {"json", "os", "numpy", "onnxruntime", "triton_python_backend_utils"}  # no torch, no mrcnn_edge
 
 
 def test_onnx_with_fixed_batch_has_full_dims_and_no_batching(make_model, tmp_path):
@@ -92,9 +100,10 @@ def test_engine(tmp_path, batch, max_batch_size):
     model_dir = tmp_path / "repo" / "model_fp16"
     assert os.listdir(model_dir / "1") == ["model.plan"] and result.max_batch_size == max_batch_size
     text = open(result.config).read()
-    assert "LD_PRELOAD=/opt/mrcnn/libmrcnn_edge_plugins.so" in text.splitlines()[1] and text.startswith("# Needs")
+    first = text.splitlines()[0]
+    assert first.startswith("# Needs") and "LD_PRELOAD=/opt/mrcnn/libmrcnn_edge_plugins_autoreg.so" in first
     readme = open(tmp_path / "repo" / "README.txt").read()
-    assert "LD_PRELOAD=/opt/mrcnn/libmrcnn_edge_plugins.so tritonserver" in readme and "10.3.0" in readme
+    assert "LD_PRELOAD=/opt/mrcnn/libmrcnn_edge_plugins_autoreg.so tritonserver" in readme and "10.3.0" in readme
     config = _parse(result.config)
     assert config.platform == "tensorrt_plan" and config.max_batch_size == max_batch_size
     assert config.instance_group[0].kind == 1
@@ -107,5 +116,7 @@ def test_refusals(make_model, tmp_path):
         export_triton(str(plugin_graph), str(tmp_path / "repo"))
     with pytest.raises(UserError, match="an engine runs on the GPU only"):
         export_triton(str(_engine(tmp_path, None)), str(tmp_path / "repo"), kind="cpu")
+    with pytest.raises(UserError, match="an engine runs on the GPU only"):
+        export_triton(str(_engine(tmp_path, None)), str(tmp_path / "repo"), kind="python")
     with pytest.raises(UserError, match="unsupported model file"):
         export_triton(str(tmp_path / "model.pth"), str(tmp_path / "repo"))

@@ -1,0 +1,50 @@
+"""A real Triton Inference Server (the nvidia-pytriton wheel's binary) on 127.0.0.1, serving the shipped
+light model at 320x320 through the `python` kind of export-triton: started once per session."""
+import pytest
+
+from triton_helpers import SIZE, THREADS, free_ports, require_tritonserver, write_repository
+
+
+@pytest.fixture(scope="session")
+def light_models(exported_model, tmp_path_factory):
+    """(batch-1 model.onnx, dynamic-batch model.onnx) of the shipped light model at SIZE."""
+    from mrcnn_edge.export.onnx_export import export_onnx
+    from mrcnn_edge.model.zoo import default_checkpoint
+
+    batched = str(tmp_path_factory.mktemp("batched") / "light_b.onnx")
+    return exported_model("shipped", SIZE), export_onnx(default_checkpoint(), batched, SIZE, batch_size=None,
+                                                        progress=False).path
+
+
+@pytest.fixture(scope="session")
+def triton_server(light_models, tmp_path_factory):
+    from mrcnn_edge.runtime.serve import TritonServer
+
+    require_tritonserver()
+    root = tmp_path_factory.mktemp("triton")
+    repo = write_repository(root / "repo", *light_models)
+    server = TritonServer(repo, *free_ports(3), log_path=str(root / "tritonserver.log"))
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def local_light(light_models):
+    from mrcnn_edge.runtime.predictor import Predictor
+
+    return Predictor.from_path(light_models[0], threads=THREADS)
+
+
+@pytest.fixture(scope="session")
+def frames():
+    """Synthetic val images (512x512: letterboxed to 320 on the client, as any frame)."""
+    from mrcnn_edge.data.synthetic import VAL, sample
+
+    return [sample(VAL, i)[0] for i in range(4)]
+
+
+@pytest.fixture(scope="session")
+def video(tmp_path_factory):
+    from mrcnn_edge.runtime.demo import make_video
+
+    return make_video(str(tmp_path_factory.mktemp("video") / "shapes.mp4"), num_frames=12, size=256)

@@ -1,0 +1,50 @@
+"""Helpers of the Triton server tests (a module, so both conftest and the tests import them)."""
+import socket
+
+import pytest
+
+SIZE = (320, 320)
+THREADS = 2  # ONNX Runtime threads on both sides: the test machine has 2 cores
+
+
+def free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def require_tritonserver():
+    from mrcnn_edge.errors import UserError
+    from mrcnn_edge.runtime.serve import find_tritonserver
+
+    try:
+        return find_tritonserver()
+    except UserError as e:  # `make test` installs it; elsewhere say why these tests cannot run
+        pytest.skip(str(e))
+
+
+
+def write_repository(root, light, light_b):
+    """light (fixed batch), light_b (dynamic batching) and contract_mismatch (light with a renamed output)."""
+    from mrcnn_edge.engine.triton import export_triton
+
+    repo = str(root)
+    export_triton(light, repo, name="light", kind="python", threads=THREADS)
+    if light_b:
+        export_triton(light_b, repo, name="light_b", kind="python", threads=THREADS)
+        wrong = export_triton(light, repo, name="contract_mismatch", kind="python", threads=THREADS).config
+        text = open(wrong).read().replace('name: "masks"', 'name: "mask_logits"')
+        open(wrong, "w").write(text)
+    return repo
+
+
+def grpc_url(server, name="light"):
+    return f"triton://{server.endpoints['grpc']}/{name}"
+
+
+def http_url(server, name="light"):
+    return f"http://{server.endpoints['http']}/{name}"
