@@ -59,20 +59,15 @@ setup(
         "matplotlib",
     ],
     extras_require={
-<<<<<<< HEAD
-        "test": ["pytest", "scikit-image", "faster-coco-eval"],  # skimage: real sample photos
+        # tritonclient: the Triton client (tests/serving, `run --model triton://`). Not [all]: that adds
+        # cuda-python, unpinned, which would replace the CUDA bindings torch installs, and perf_analyzer.
+        # scikit-image: real sample photos.
+        "test": ["pytest", "scikit-image", "faster-coco-eval", "tritonclient[grpc,http]>=2.50"],
         "eval": ["faster-coco-eval"],  # faster COCO AP (same numbers as pycocotools, which stays the fallback)
+        "triton": ["tritonclient[grpc,http]>=2.50"],
         # the TensorRT backend's device memory (JetPack 6 ships CUDA 12; TensorRT itself comes from the system);
         # 12.6.0 has no cuda.bindings, which cuda.py imports
         "tensorrt": ["cuda-python>=12.6.1,<13"],
-=======
-        # tritonclient: the Triton client (tests/serving, `run --model triton://`). Not [all]: that adds
-        # cuda-python, unpinned, which would replace the CUDA bindings torch installs, and perf_analyzer.
-        "test": ["pytest", "tritonclient[grpc,http]>=2.50"],
-        "triton": ["tritonclient[grpc,http]>=2.50"],
-        # the TensorRT backend's device memory (JetPack 6 ships CUDA 12; TensorRT itself comes from the system)
-        "tensorrt": ["cuda-python>=12.6,<13"],
->>>>>>> issue-15
     },
     ext_modules=ext_modules,
     cmdclass={"build_ext": build_ext} if build_ext else {},

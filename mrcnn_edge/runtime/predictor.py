@@ -47,17 +47,13 @@ class Predictor:
     def from_path(cls, path: str, threads: int | None = None, score_threshold: float = 0.0,
                   cuda_graph: bool = False) -> "Predictor":
         """The right backend for a model file: .engine on TensorRT; .onnx on ONNX Runtime, with the
-<<<<<<< HEAD
-        plugins' CPU reference when the graph has plugin nodes (model.trt.onnx). cuda_graph: replay the
-        engine's copies and enqueue as one CUDA graph (TensorRT engines only)."""
-=======
         plugins' CPU reference when the graph has plugin nodes (model.trt.onnx); triton://HOST:PORT/NAME
-        (gRPC) or http://HOST:PORT/NAME (HTTP) on a Triton server."""
+        (gRPC) or http://HOST:PORT/NAME (HTTP) on a Triton server. cuda_graph: replay the engine's copies
+        and enqueue as one CUDA graph (TensorRT engines only)."""
         if path.startswith(("triton://", "http://")):
             from .backends.triton_backend import TritonBackend
 
             return cls(TritonBackend(path), score_threshold)
->>>>>>> issue-15
         if not os.path.isfile(path):
             raise UserError(f"model not found: {path} (pass an .onnx from `mrcnn-edge export`, or an .engine)")
         if path.endswith(".engine"):
