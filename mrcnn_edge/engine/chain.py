@@ -35,7 +35,8 @@ class ChainResult:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        lines = [dataclasses.replace(self.build, seconds=self.seconds).summary(), f"checked {self.tensorrt_graph}: passes TensorRT's rules"]
+        lines = [dataclasses.replace(self.build, seconds=self.seconds).summary(),
+                 f"checked {self.tensorrt_graph}: passes TensorRT's rules"]
         lines.append("wrote " + (", ".join(self.written) if self.written else "nothing (every artifact up to date)"))
         if self.reused:
             lines.append("up to date: " + ", ".join(self.reused))
@@ -75,10 +76,11 @@ class _Steps:
 def _export(weights: str, out: str, size, arch, batch_size, steps: _Steps) -> None:
     from ..export.onnx_export import export_onnx
 
-    stale_size = os.path.isfile(out) and size is not None and os.path.isfile(sidecar_path(out)) and \
-        tuple(read_sidecar(out)["input_size"]) != tuple(size)
-    if stale_size:
-        os.remove(out)  # another size asked for: export again
+    if os.path.isfile(out) and os.path.isfile(sidecar_path(out)):
+        dynamic = onnx_io(out)["images"]["shape"][0] == -1
+        if (size is not None and tuple(read_sidecar(out)["input_size"]) != tuple(size)) or \
+                dynamic != (batch_size is None):
+            os.remove(out)  # another input size or batch axis asked for: export again
     steps.run("export", out, [weights], lambda: export_onnx(weights, out, size, arch, batch_size=batch_size,
                                                              progress=False), (sidecar_path(out),))
 
