@@ -89,6 +89,10 @@ def _cache_path(onnx_path: str) -> str:
     return f"{onnx_path.removesuffix('.onnx')}.calib.{CALIBRATION_METHOD}.json"
 
 
+_NEEDS_SOURCE = ("int8 needs calibration images like your model's inputs: pass --calib-source DIR|video "
+                 "(or --calibration CACHE from `mrcnn-edge calibrate`)")
+
+
 def _calibration_source(onnx_path: str, cache: str | None, source: str | None, shipped: bool) -> str | None:
     """Where INT8 ranges come from, decided before any slow step: a given cache (None returned), the given
     images, or the synthetic set for the shipped model only (a user's model needs images like its own)."""
@@ -96,10 +100,9 @@ def _calibration_source(onnx_path: str, cache: str | None, source: str | None, s
         if not os.path.isfile(cache):
             raise UserError(f"calibration cache not found: {cache} (drop --calibration to calibrate inline)")
         return None
-    if source is None and not shipped and not os.path.isfile(_cache_path(onnx_path)):
-        raise UserError("int8 needs calibration images like your model's inputs: pass --calib-source DIR|video "
-                        "(or --calibration CACHE from `mrcnn-edge calibrate`)")
-    return source or "synthetic"
+    if source is None and not shipped and not up_to_date(_cache_path(onnx_path), [onnx_path]):
+        raise UserError(_NEEDS_SOURCE)
+    return source or ("synthetic" if shipped else None)  # None: the user's up-to-date cache is reused
 
 
 def _calibration_cache(onnx_path: str, cache: str | None, source: str | None, num_images: int,
@@ -110,7 +113,10 @@ def _calibration_cache(onnx_path: str, cache: str | None, source: str | None, nu
     if cache is not None:
         return cache
     out = _cache_path(onnx_path)
-    steps.run("calibrate", out, [onnx_path], lambda: calibrate(onnx_path, source, CALIBRATION_METHOD, num_images, out))
+    if source is None and not up_to_date(out, [onnx_path]):  # the model was exported again since
+        raise UserError(_NEEDS_SOURCE)
+    steps.run("calibrate", out, [onnx_path],
+              lambda: calibrate(onnx_path, source or "synthetic", CALIBRATION_METHOD, num_images, out))
     return out
 
 
@@ -128,6 +134,7 @@ def _precision_graph(trt_path: str, precision: str, cache: str | None, steps: _S
     else:
         from ..precision.int8 import quantize_int8
 
+        assert cache is not None  # int8 always has its ranges by now
         steps.run("int8", out, [trt_path, cache], lambda: quantize_int8(trt_path, out, cache, target="tensorrt"),
                   (sidecar_path(out),))
     return out
