@@ -20,7 +20,7 @@ from ..errors import UserError
 from .rules import DEFAULT_RELEASE, RELEASES, RULES, Release, operator_table
 
 # ONNX element type -> the names operators.md uses
-TYPE_NAMES = {TensorProto.FLOAT: "FP32", TensorProto.FLOAT16: "FP16", TensorProto.BFLOAT16: "BF16",
+TYPE_NAMES: dict[int, str] = {TensorProto.FLOAT: "FP32", TensorProto.FLOAT16: "FP16", TensorProto.BFLOAT16: "BF16",
               TensorProto.INT32: "INT32", TensorProto.INT64: "INT64", TensorProto.INT8: "INT8",
               TensorProto.UINT8: "UINT8", TensorProto.BOOL: "BOOL", TensorProto.DOUBLE: "DOUBLE",
               TensorProto.FLOAT8E4M3FN: "FP8", TensorProto.INT4: "INT4", TensorProto.INT16: "INT16",
@@ -271,8 +271,8 @@ def _inputs(g: _Graph, release: Release) -> Iterator[Violation]:
             yield Violation(value.name, "input-dtype", f"network input {value.name} is {dtype}")
         elif dtype == "UINT8":
             for node in g.consumers.get(value.name, []):
-                to = next((a.i for a in node.attribute if a.name == "to"), None)
-                if node.op_type != "Cast" or TYPE_NAMES.get(to) not in ("FP32", "FP16"):
+                to = next((a.i for a in node.attribute if a.name == "to"), 0)
+                if node.op_type != "Cast" or TYPE_NAMES.get(to, "") not in ("FP32", "FP16"):
                     yield Violation(_name(node), "input-dtype", f"UINT8 input {value.name} feeds {node.op_type}, "
                                                                 "not a Cast to FP32/FP16")
 

@@ -45,6 +45,9 @@ RULES = {r.name: r for r in (
     Rule("op-dtype", "an input type the operator does not support",
          "cast the input to a supported type before this node",
          f"{OPERATORS_MD} 'Supported Types' column"),
+    # Since 9.0 INT64 is a native type: the parser neither casts nor rejects it where an operator lists INT64.
+    # In the 10.1-GA table every operator that takes INT32 also takes INT64, so in practice this rule fires
+    # for plugin inputs (BatchedNMS_TRT's categories are INT32) and for foreign graphs' odd operators.
     Rule("int64-where-int32", "an INT64 input where TensorRT supports INT32 only",
          "Cast the input to INT32 before this node (TensorRT does not cast INT64 down since 9.0)",
          "onnx-tensorrt docs/Changelog.md 9.0 EA: 'The ONNX parser no longer automatically casts INT64 to "

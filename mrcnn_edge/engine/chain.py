@@ -35,7 +35,8 @@ class ChainResult:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        lines = [dataclasses.replace(self.build, seconds=self.seconds).summary(), f"checked {self.tensorrt_graph}: passes TensorRT's rules"]
+        lines = [dataclasses.replace(self.build, seconds=self.seconds).summary(),
+                 f"checked {self.tensorrt_graph}: passes TensorRT's rules"]
         lines.append("wrote " + (", ".join(self.written) if self.written else "nothing (every artifact up to date)"))
         if self.reused:
             lines.append("up to date: " + ", ".join(self.reused))
@@ -75,16 +76,21 @@ class _Steps:
 def _export(weights: str, out: str, size, arch, batch_size, steps: _Steps) -> None:
     from ..export.onnx_export import export_onnx
 
-    stale_size = os.path.isfile(out) and size is not None and os.path.isfile(sidecar_path(out)) and \
-        tuple(read_sidecar(out)["input_size"]) != tuple(size)
-    if stale_size:
-        os.remove(out)  # another size asked for: export again
+    if os.path.isfile(out) and os.path.isfile(sidecar_path(out)):
+        dynamic = onnx_io(out)["images"]["shape"][0] == -1
+        if (size is not None and tuple(read_sidecar(out)["input_size"]) != tuple(size)) or \
+                dynamic != (batch_size is None):
+            os.remove(out)  # another input size or batch axis asked for: export again
     steps.run("export", out, [weights], lambda: export_onnx(weights, out, size, arch, batch_size=batch_size,
                                                              progress=False), (sidecar_path(out),))
 
 
 def _cache_path(onnx_path: str) -> str:
     return f"{onnx_path.removesuffix('.onnx')}.calib.{CALIBRATION_METHOD}.json"
+
+
+_NEEDS_SOURCE = ("int8 needs calibration images like your model's inputs: pass --calib-source DIR|video "
+                 "(or --calibration CACHE from `mrcnn-edge calibrate`)")
 
 
 def _calibration_source(onnx_path: str, cache: str | None, source: str | None, shipped: bool) -> str | None:
@@ -94,10 +100,9 @@ def _calibration_source(onnx_path: str, cache: str | None, source: str | None, s
         if not os.path.isfile(cache):
             raise UserError(f"calibration cache not found: {cache} (drop --calibration to calibrate inline)")
         return None
-    if source is None and not shipped and not os.path.isfile(_cache_path(onnx_path)):
-        raise UserError("int8 needs calibration images like your model's inputs: pass --calib-source DIR|video "
-                        "(or --calibration CACHE from `mrcnn-edge calibrate`)")
-    return source or "synthetic"
+    if source is None and not shipped and not up_to_date(_cache_path(onnx_path), [onnx_path]):
+        raise UserError(_NEEDS_SOURCE)
+    return source or ("synthetic" if shipped else None)  # None: the user's up-to-date cache is reused
 
 
 def _calibration_cache(onnx_path: str, cache: str | None, source: str | None, num_images: int,
@@ -108,7 +113,10 @@ def _calibration_cache(onnx_path: str, cache: str | None, source: str | None, nu
     if cache is not None:
         return cache
     out = _cache_path(onnx_path)
-    steps.run("calibrate", out, [onnx_path], lambda: calibrate(onnx_path, source, CALIBRATION_METHOD, num_images, out))
+    if source is None and not up_to_date(out, [onnx_path]):  # the model was exported again since
+        raise UserError(_NEEDS_SOURCE)
+    steps.run("calibrate", out, [onnx_path],
+              lambda: calibrate(onnx_path, source or "synthetic", CALIBRATION_METHOD, num_images, out))
     return out
 
 
@@ -126,6 +134,7 @@ def _precision_graph(trt_path: str, precision: str, cache: str | None, steps: _S
     else:
         from ..precision.int8 import quantize_int8
 
+        assert cache is not None  # int8 always has its ranges by now
         steps.run("int8", out, [trt_path, cache], lambda: quantize_int8(trt_path, out, cache, target="tensorrt"),
                   (sidecar_path(out),))
     return out

@@ -196,3 +196,14 @@ def test_cli_exit_codes_and_one_line_per_violation(tmp_path):
     missing = run(str(tmp_path / "nope.onnx"))
     assert missing.returncode == 2 and missing.stderr.startswith("mrcnn-edge check: error: model not found")
     assert check(str(good)).ok
+
+
+def test_10_3_is_the_strictest_release():
+    """tests/check/test_toolkit_graphs.py holds the large graphs to 10.3 alone on the strength of this."""
+    strict = RELEASES["10.3"]
+    for release in RELEASES.values():
+        assert release.ir_version[0] <= strict.ir_version[0] and release.ir_version[1] >= strict.ir_version[1]
+        assert release.opset[0] <= strict.opset[0] and release.opset[1] >= strict.opset[1]
+        assert set(strict.added_operators) <= set(release.added_operators)
+        assert (release.quantized_types, release.network_input_types, release.topk_max) == \
+            (strict.quantized_types, strict.network_input_types, strict.topk_max)

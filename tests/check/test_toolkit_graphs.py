@@ -17,8 +17,8 @@ CASES = [  # (arch, size, batch): sizes the export and surgery tests already mad
 ]
 
 
-def _passes(path):
-    for release in RELEASES:
+def _passes(path, releases):
+    for release in releases:
         result = check(path, release)
         assert result.ok, "\n".join(result.lines()[:5])
 
@@ -39,12 +39,15 @@ def caches(exported_model, tmp_path_factory):
 
 @pytest.mark.parametrize("arch, size, batch", CASES)
 def test_every_tensorrt_graph_passes(surgeried_model, caches, arch, size, batch, tmp_path):
+    # 10.3's rules are the strictest (lowest opset and IR, fewest operators; the rest is shared), so the large
+    # ResNet-50 graphs are held to 10.3 only, the light model's to every release
+    releases = RELEASES if arch == "shipped" else ["10.3"]
     fp32 = surgeried_model(arch, size, batch).path
-    _passes(fp32)
+    _passes(fp32, releases)
     fp16 = to_fp16(fp32, str(tmp_path / "model.fp16.trt.onnx")).path
-    _passes(fp16)
+    _passes(fp16, releases)
     int8 = quantize_int8(fp32, str(tmp_path / "model.int8.trt.onnx"), caches(arch, size, batch), target="tensorrt")
-    _passes(int8.path)
+    _passes(int8.path, releases)
     graph = onnx.load(int8.path, load_external_data=False).graph
     assert int8.quantized_nodes > 0 and {n.domain for n in graph.node} >= {"trt.plugins"}
 
