@@ -3,9 +3,9 @@
 The one image decoder of the toolkit: runtime sources, calibration data and evaluation all read
 through it, so a photo looks the same to each. Pillow decodes, because OpenCV's `IMREAD_UNCHANGED`
 ignores EXIF orientation (a phone photo would be read sideways) and `IMREAD_COLOR` hides what it
-converted. Conversions that need no guess (EXIF rotation, grey, palette, CMYK, 16 bits, an opaque
-alpha channel) are made and noted once per kind; transparency is refused, since what lies behind
-the transparent pixels changes what the model sees and only the user knows it.
+converted. Every conversion (EXIF rotation, grey, palette, CMYK, 16 bits, alpha) is made and noted
+once per kind. Transparent pixels are composited over white, as a web page or document shows a
+transparent PNG; the note says so, since what lies behind them changes what the model sees.
 """
 from __future__ import annotations
 
@@ -64,12 +64,14 @@ def _to_rgb(image, path: str, notes: dict[str, str]) -> np.ndarray:
         image, mode = image.convert("RGBA"), "RGBA"
         notes.setdefault("palette", f"palette images are converted to RGB through their palette (first: {path})")
     if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        alpha = np.asarray(image.getchannel("A"))
-        if (alpha < 255).any():
-            raise UserError(f"{path} has transparent pixels: flatten it onto the background you mean "
-                            "(e.g. `convert in.png -background white -flatten out.png`) and pass that")
+        rgba = np.asarray(image.convert("RGBA"))
+        alpha = rgba[..., 3:].astype(np.float32) / 255.0
+        if (alpha < 1).any():
+            notes.setdefault("transparent", "transparent pixels are composited over white, as a page shows them; "
+                             f"flatten the file onto another background if you mean one (first: {path})")
+            return np.round(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
         notes.setdefault("alpha", f"fully opaque alpha channels are dropped (first: {path})")
-        return np.ascontiguousarray(np.asarray(image.convert("RGB")))
+        return np.ascontiguousarray(rgba[..., :3])
     if mode.startswith("I;16") or mode == "I":
         notes.setdefault("16bit", f"16-bit images are scaled to 8 bits (first: {path})")
         grey = (np.asarray(image).astype(np.uint32) >> 8).clip(0, 255).astype(np.uint8)

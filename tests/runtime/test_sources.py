@@ -102,7 +102,7 @@ def test_grey_image_is_converted_with_a_note(tmp_path):
     assert "greyscale" in source.notes["grey"]
 
 
-def test_opaque_rgba_is_converted_and_transparent_rgba_is_refused(tmp_path):
+def test_opaque_rgba_is_converted_and_transparent_rgba_is_composited_over_white(tmp_path):
     rgba = np.zeros((8, 8, 4), np.uint8)
     rgba[..., 0], rgba[..., 3] = 200, 255  # B=200 in OpenCV's BGRA order
     cv2.imwrite(str(tmp_path / "opaque.png"), rgba)
@@ -110,10 +110,19 @@ def test_opaque_rgba_is_converted_and_transparent_rgba_is_refused(tmp_path):
     (frame,) = _drain(source)
     assert frame.image.shape == (8, 8, 3) and (frame.image[..., 2] == 200).all()
     assert "alpha" in source.notes
-    rgba[0, 0, 3] = 0
+    rgba[0, 0, 3], rgba[0, 1, 3] = 0, 128  # one pixel fully transparent, one half
     cv2.imwrite(str(tmp_path / "transparent.png"), rgba)
-    with pytest.raises(UserError, match="transparent pixels"):
-        _drain(open_source(str(tmp_path / "transparent.png")))
+    source = open_source(str(tmp_path / "transparent.png"))
+    (frame,) = _drain(source)
+    # Pillow's own compositing over white is the oracle
+    from PIL import Image
+
+    with Image.open(tmp_path / "transparent.png") as image:
+        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        expected = np.asarray(Image.alpha_composite(white, image.convert("RGBA")).convert("RGB"))
+    assert (frame.image[0, 0] == 255).all()
+    np.testing.assert_allclose(frame.image.astype(int), expected.astype(int), atol=1)
+    assert "white" in source.notes["transparent"]
 
 
 @pytest.mark.parametrize("spec, message", [
