@@ -8,6 +8,7 @@ from ._version import __version__
 from .errors import UserError
 from .precision.placement import DEFAULT_KEEP_FLOAT
 from .precision.placement import EXCLUSIONS as KEEP_FLOAT_CHOICES
+from .runtime.predictor import BACKENDS
 from .runtime.run import SCORE_THRESHOLD
 
 
@@ -28,7 +29,7 @@ def _train(args) -> None:
 def _eval(args) -> None:
     from .eval.run import evaluate_cli
 
-    print(evaluate_cli(args.model, num_images=args.num_images, out_json=args.json))
+    print(evaluate_cli(args.model, num_images=args.num_images, out_json=args.json, backend=args.backend))
 
 
 def _run(args) -> None:
@@ -36,13 +37,13 @@ def _run(args) -> None:
 
     print(run_stream(args.model, args.source, out=args.out, jsonl=args.jsonl, coco=args.coco,
                      report_dir=args.report_dir, max_frames=args.max_frames, show=args.show,
-                     score_threshold=args.score_threshold).summary())
+                     score_threshold=args.score_threshold, backend=args.backend).summary())
 
 
 def _demo(args) -> None:
     from .runtime.demo import run_demo
 
-    print(run_demo(args.out_dir, num_frames=args.frames, size=args.size).summary())
+    print(run_demo(args.out_dir, num_frames=args.frames, size=args.size, backend=args.backend).summary())
 
 
 def _bench(args) -> None:
@@ -50,7 +51,7 @@ def _bench(args) -> None:
 
     print(bench(args.model, video=args.video, warmup=args.warmup, iterations=args.iterations,
                 vs_eager=args.vs_eager, checkpoint=args.checkpoint, out_dir=args.out_dir,
-                score_threshold=args.score_threshold).summary())
+                score_threshold=args.score_threshold, backend=args.backend).summary())
 
 
 def _export(args) -> None:
@@ -112,6 +113,12 @@ def _quantize(args) -> None:
     print(f"wrote {r.path} in {r.seconds:.1f} s")
 
 
+def _backend_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default="auto", metavar="{" + ",".join(BACKENDS) + "}",
+                   help="what runs an .onnx model: auto (OpenVINO where installed, else ONNX Runtime), onnxruntime, "
+                        "openvino, or openvino:<DEVICE> (default CPU); .engine files run on TensorRT")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mrcnn-edge", description="Deploy a torchvision Mask R-CNN for real-time instance segmentation: "
@@ -139,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
                         "the first is the reference. Default: the shipped checkpoint")
     p.add_argument("--num-images", type=int, default=200)
     p.add_argument("--json", default=None, help="write the result as JSON here")
+    _backend_argument(p)
     p.set_defaults(func=_eval)
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX (fixed input size) with its sidecar JSON")
@@ -164,12 +172,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--show", action="store_true", help="show the annotated frames in a window (needs a display)")
     p.add_argument("--score-threshold", type=float, default=SCORE_THRESHOLD,
                    help="draw and write detections scoring at least this (0.05: all the model returns)")
+    _backend_argument(p)
     p.set_defaults(func=_run)
 
     p = sub.add_parser("demo", help="the shipped model on a generated video: annotated video and latency report")
     p.add_argument("--out-dir", default="demo_out")
     p.add_argument("--frames", type=int, default=120)
     p.add_argument("--size", type=int, default=512, help="frame and model input size (square)")
+    _backend_argument(p)
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("bench", help="latency and throughput of a model on real frames")
@@ -181,6 +191,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default=None, help="eager's checkpoint (.pth); default: the shipped model")
     p.add_argument("--out-dir", default="bench_out")
     p.add_argument("--score-threshold", type=float, default=SCORE_THRESHOLD, help="detections pasted and kept per frame")
+    _backend_argument(p)
     p.set_defaults(func=_bench)
     p = sub.add_parser("surgery", help="model.onnx -> model.trt.onnx: regions replaced by our TensorRT plugins")
     p.add_argument("model")
@@ -199,9 +210,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None, help="default: <model>.calib.<method>.json")
     p.set_defaults(func=_calibrate)
 
-    p = sub.add_parser("quantize", help="model[.trt].onnx -> model.<precision>[.trt].onnx (fp16, or int8 Q/DQ)")
+    p = sub.add_parser("quantize", help="model[.trt].onnx -> model.<precision>[.trt].onnx (fp16, int8 Q/DQ, or bf16)")
     p.add_argument("model")
-    p.add_argument("--precision", required=True, choices=["fp16", "int8"])
+    p.add_argument("--precision", required=True, choices=["fp16", "int8", "bf16"],
+                   help="bf16: the fp32 graph, run in bf16 by the OpenVINO backend (CPUs with AVX512-BF16 or AMX)")
     p.add_argument("--cache", default=None, help="int8: the cache from `mrcnn-edge calibrate`")
     p.add_argument("--keep-float", nargs="*", default=list(DEFAULT_KEEP_FLOAT), choices=KEEP_FLOAT_CHOICES,
                    help="int8: layers kept in float for accuracy; default: %(default)s, the best measured in "

@@ -13,7 +13,7 @@ from ..data.synthetic import VAL
 from .coco_eval import APResult, PredictFn, evaluate_synthetic
 
 
-def predictor_for(path: str | None) -> tuple[str, PredictFn]:
+def predictor_for(path: str | None, backend: str = "auto") -> tuple[str, PredictFn]:
     """(label, predict function) for a checkpoint (.pth: torchvision eager) or a deploy artifact."""
     from ..model.zoo import default_checkpoint
 
@@ -26,7 +26,7 @@ def predictor_for(path: str | None) -> tuple[str, PredictFn]:
         return "pytorch eager", EagerPredictor(model)
     from ..runtime.predictor import Predictor
 
-    predictor = Predictor.from_path(path)
+    predictor = Predictor.from_path(path, backend=backend)
 
     def predict(frame):
         d = predictor(frame)
@@ -35,10 +35,10 @@ def predictor_for(path: str | None) -> tuple[str, PredictFn]:
     return f"{predictor.backend_name} {predictor.precision}", predict
 
 
-def evaluate_artifacts(paths: list[str | None], num_images: int) -> list[tuple[str, str, APResult]]:
+def evaluate_artifacts(paths: list[str | None], num_images: int, backend: str = "auto") -> list[tuple[str, str, APResult]]:
     rows = []
     for path in paths:
-        label, predict = predictor_for(path)
+        label, predict = predictor_for(path, backend)
         rows.append((label, path or "shipped checkpoint", evaluate_synthetic(predict, VAL, num_images, desc=label)))
     return rows
 
@@ -54,9 +54,9 @@ def format_table(rows: list[tuple[str, str, APResult]]) -> str:
     return "\n".join(lines)
 
 
-def evaluate_cli(paths: list[str] | None, num_images: int, out_json: str | None = None) -> str:
+def evaluate_cli(paths: list[str] | None, num_images: int, out_json: str | None = None, backend: str = "auto") -> str:
     """AP of each artifact (default: the shipped checkpoint) on `num_images` synthetic val images."""
-    rows = evaluate_artifacts(paths or [None], num_images)
+    rows = evaluate_artifacts(paths or [None], num_images, backend)
     if out_json:
         with open(out_json, "w") as f:
             json.dump([{"model": label, "artifact": path, **asdict(r)} for label, path, r in rows], f, indent=2)

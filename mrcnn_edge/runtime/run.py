@@ -62,9 +62,9 @@ def _close_all(sinks) -> None:
 def run_stream(model, source, *, out: str | None = None, jsonl: str | None = None, coco: str | None = None,
                report_dir: str | None = None, max_frames: int | None = None, show: bool = False,
                video_fps: float = 30.0, stall_timeout_s: float = 10.0, live_line: bool = True,
-               notify=None, score_threshold: float = SCORE_THRESHOLD) -> RunResult:
-    """Stream `source` (a --source string, or an opened Source) through `model` (a model path, or a
-    loaded predictor) into the outputs asked for.
+               notify=None, score_threshold: float = SCORE_THRESHOLD, backend: str = "auto") -> RunResult:
+    """Stream `source` (a --source string, or an opened Source) through `model` (a model path, run on
+    `backend`, or a loaded predictor) into the outputs asked for.
 
     Whatever happens, every output is closed and valid, and the report holds the frames done so far
     (with `"error"` set when the run failed), before the error propagates.
@@ -76,7 +76,8 @@ def run_stream(model, source, *, out: str | None = None, jsonl: str | None = Non
     notify = notify or (lambda message: print(f"note: {message}", file=sys.stderr))
     from .predictor import Predictor
 
-    predictor = Predictor.from_path(model, score_threshold=score_threshold) if isinstance(model, str) else model
+    predictor = Predictor.from_path(model, score_threshold=score_threshold, backend=backend) \
+        if isinstance(model, str) else model
     src = open_source(source, stall_timeout_s=stall_timeout_s) if isinstance(source, str) else source
     meter = error = None
     sinks = []
