@@ -134,3 +134,15 @@ def test_run_reports_the_backend(model_onnx, small_video, tmp_path, capsys, back
     assert code == 0
     assert f"on {backend} fp32" in capsys.readouterr().out
     assert json.load(open(tmp_path / "report.json"))["backend"] == backend
+
+
+def test_bf16_is_made_from_the_fp32_graph_only(model_onnx, tmp_path):
+    path = _own_copy(model_onnx, tmp_path)
+    meta = json.load(open(path[:-5] + ".json"))
+    int8 = tmp_path / "model.int8.onnx"
+    os.link(path, int8)
+    json.dump({**meta, "precision": "int8"}, open(tmp_path / "model.int8.json", "w"))
+    with pytest.raises(UserError, match="bf16 is made from the fp32 model.onnx"):
+        convert(str(int8), "bf16")
+    with pytest.raises(UserError, match="its own name"):
+        convert(path, "bf16", out=path)
