@@ -7,7 +7,9 @@ region function calls of model.onnx) pass through untouched. (NVIDIA ModelOpt's 
 as well but pulls in a large dependency tree.)
 
 Two targets share one cache: TensorRT wants symmetric signed INT8 activations (zero point 0);
-ONNX Runtime's x86 kernels are fastest with unsigned activations (U8S8).
+ONNX Runtime's x86 kernels are fastest with unsigned activations (U8S8). OpenVINO runs the same
+U8S8 graph: on the light model it was both faster and more accurate there than the symmetric S8S8
+one (benchmarks/results/cpu_backends.md), so model.int8.onnx serves both CPU backends.
 """
 from __future__ import annotations
 
