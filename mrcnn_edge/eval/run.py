@@ -35,7 +35,8 @@ def predictor_for(path: str | None, backend: str = "auto") -> tuple[str, Predict
     return f"{predictor.backend_name} {predictor.precision}", predict
 
 
-def evaluate_artifacts(paths: list[str | None], num_images: int, backend: str = "auto") -> list[tuple[str, str, APResult]]:
+def evaluate_artifacts(paths: list[str | None], num_images: int,
+                       backend: str = "auto") -> list[tuple[str, str, APResult]]:
     rows = []
     for path in paths:
         label, predict = predictor_for(path, backend)

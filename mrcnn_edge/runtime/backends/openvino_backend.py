@@ -68,7 +68,8 @@ class OpenVINOBackend:
         self.core = ov.Core()
         self.device = device
         if device not in self.core.available_devices:
-            raise UserError(f"OpenVINO sees no device '{device}' here (it sees {', '.join(self.core.available_devices)})")
+            raise UserError(f"OpenVINO sees no device '{device}' here (it sees "
+                            f"{', '.join(self.core.available_devices)})")
         self.inference_precision = self._inference_precision(path)
         model = self._read(path)
         self.cache_dir = cache_dir(path) if cache else None
@@ -81,7 +82,8 @@ class OpenVINOBackend:
         try:
             self.compiled = self.core.compile_model(model, device, config)
         except RuntimeError as e:
-            raise UserError(f"OpenVINO could not compile {path} for {device} ({str(e).splitlines()[0][:160]})") from None
+            raise UserError(f"OpenVINO could not compile {path} for {device} "
+                            f"({str(e).splitlines()[0][:160]})") from None
         self.loaded_from_cache = bool(self.cache_dir) and self._property("LOADED_FROM_CACHE", False)
         self.request = self.compiled.create_infer_request()
 
