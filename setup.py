@@ -38,7 +38,7 @@ if Pybind11Extension is not None and os.path.exists(os.path.join(here, "plugins/
 setup(
     name="mrcnn-edge",
     version=_version(),
-    description="Real-time Mask R-CNN on Jetson and data-center GPUs (TensorRT) and CPUs (ONNX Runtime)",
+    description="Real-time Mask R-CNN on Jetson and data-center GPUs (TensorRT) and CPUs (OpenVINO, ONNX Runtime)",
     packages=find_packages(include=["mrcnn_edge", "mrcnn_edge.*"]),
     package_data={"mrcnn_edge": ["weights/*.pth", "weights/*.json"]},
     python_requires=">=3.10",
@@ -48,6 +48,7 @@ setup(
         "numpy",
         "onnx>=1.17",
         "onnxruntime>=1.20",
+        "openvino>=2025.0",  # the faster CPU backend (benchmarks/results/cpu_backends.md); tested with 2026.4
         "onnxscript",
         "onnx-graphsurgeon",
         "onnxconverter-common",

@@ -58,11 +58,12 @@ def main() -> None:
     parser.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"),
                         help="where <name>.json goes")
     parser.add_argument("--name", default="long_stream")
+    parser.add_argument("--backend", default="auto", help="auto, onnxruntime or openvino (mrcnn-edge run --backend)")
     args = parser.parse_args()
     if args.frames <= WARM_FRAMES:
         parser.error(f"--frames must exceed {WARM_FRAMES}")
 
-    probe = RssProbe(Predictor.from_path(args.model, score_threshold=SCORE_THRESHOLD))
+    probe = RssProbe(Predictor.from_path(args.model, score_threshold=SCORE_THRESHOLD, backend=args.backend))
     size = max(probe.input_size)
     video = make_video(os.path.join(args.out_dir, f"loop_{size}.mp4"), num_frames=300, size=size)
     result = run_stream(probe, open_source(video, loop=True), out=os.path.join(args.out_dir, "annotated.mp4"),
@@ -74,6 +75,7 @@ def main() -> None:
     growth = (probe.rss_last - probe.rss_after_warmup) / probe.rss_after_warmup
     summary = {
         "frames": result.frames_processed, "model": args.model, "backend": result.backend,
+        "precision": result.precision, "load_average": os.getloadavg(),
         "input_size": list(result.input_size), "fps": result.fps,
         "peak_rss_after_500_mb": probe.rss_after_warmup, "peak_rss_last_frame_mb": probe.rss_last,
         "rss_growth_after_500": growth, "rss_target_met": growth <= 0.05,

@@ -8,6 +8,7 @@ from ._version import __version__
 from .errors import UserError
 from .precision.placement import DEFAULT_KEEP_FLOAT
 from .precision.placement import EXCLUSIONS as KEEP_FLOAT_CHOICES
+from .runtime.predictor import BACKENDS
 from .runtime.run import SCORE_THRESHOLD
 
 
@@ -30,7 +31,7 @@ def _eval(args) -> None:
 
     print(evaluate_cli(args.model, num_images=args.num_images, out_json=args.json, data=args.data,
                        images=args.images, ignore_unmatched=args.ignore_unmatched, strict=args.strict,
-                       evaluator=args.evaluator))
+                       evaluator=args.evaluator, backend=args.backend))
 
 
 def _run(args) -> None:
@@ -39,13 +40,13 @@ def _run(args) -> None:
     print(run_stream(args.model, args.source, out=args.out, jsonl=args.jsonl, coco=args.coco,
                      report_dir=args.report_dir, max_frames=args.max_frames, show=args.show,
                      score_threshold=args.score_threshold, cuda_graph=args.cuda_graph,
-                     strict=args.strict).summary())
+                     strict=args.strict, backend=args.backend).summary())
 
 
 def _demo(args) -> None:
     from .runtime.demo import run_demo
 
-    print(run_demo(args.out_dir, num_frames=args.frames, size=args.size).summary())
+    print(run_demo(args.out_dir, num_frames=args.frames, size=args.size, backend=args.backend).summary())
 
 
 def _bench(args) -> None:
@@ -53,7 +54,7 @@ def _bench(args) -> None:
 
     print(bench(args.model, video=args.video, warmup=args.warmup, iterations=args.iterations,
                 vs_eager=args.vs_eager, checkpoint=args.checkpoint, out_dir=args.out_dir,
-                score_threshold=args.score_threshold, cuda_graph=args.cuda_graph).summary())
+                score_threshold=args.score_threshold, cuda_graph=args.cuda_graph, backend=args.backend).summary())
 
 
 def _export(args) -> None:
@@ -143,6 +144,12 @@ _CUDA_GRAPH_HELP = ("TensorRT engines: capture the copies and enqueue once as a 
                     "(saves per-kernel launch overhead, most on Jetson's CPU cores)")
 
 
+def _backend_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default="auto", metavar="{" + ",".join(BACKENDS) + "}",
+                   help="what runs an .onnx model: auto (OpenVINO where installed, else ONNX Runtime), onnxruntime, "
+                        "openvino, or openvino:<DEVICE> (default CPU); .engine files run on TensorRT")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mrcnn-edge", description="Deploy a torchvision Mask R-CNN for real-time instance segmentation: "
@@ -177,6 +184,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--evaluator", choices=("faster-coco-eval", "pycocotools"), default=None,
                    help="default: faster-coco-eval where installed, else pycocotools (the same numbers)")
     p.add_argument("--json", default=None, help="write the result as JSON here")
+    _backend_argument(p)
     p.set_defaults(func=_eval)
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX (fixed input size) with its sidecar JSON")
@@ -209,12 +217,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cuda-graph", action="store_true", help=_CUDA_GRAPH_HELP)
     p.add_argument("--strict", action="store_true",
                    help="an unreadable image of a folder or glob is an error (default: skipped, counted, named)")
+    _backend_argument(p)
     p.set_defaults(func=_run)
 
     p = sub.add_parser("demo", help="the shipped model on a generated video: annotated video and latency report")
     p.add_argument("--out-dir", default="demo_out")
     p.add_argument("--frames", type=int, default=120)
     p.add_argument("--size", type=int, default=512, help="frame and model input size (square)")
+    _backend_argument(p)
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("bench", help="latency and throughput of a model on real frames")
@@ -228,6 +238,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", default="bench_out")
     p.add_argument("--score-threshold", type=float, default=SCORE_THRESHOLD, help="detections pasted and kept per frame")
     p.add_argument("--cuda-graph", action="store_true", help=_CUDA_GRAPH_HELP)
+    _backend_argument(p)
     p.set_defaults(func=_bench)
     p = sub.add_parser("surgery", help="model.onnx -> model.trt.onnx: regions replaced by our TensorRT plugins")
     p.add_argument("model")
@@ -247,9 +258,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="an unreadable image is an error (default: skipped, named)")
     p.set_defaults(func=_calibrate)
 
-    p = sub.add_parser("quantize", help="model[.trt].onnx -> model.<precision>[.trt].onnx (fp16, or int8 Q/DQ)")
+    p = sub.add_parser("quantize", help="model[.trt].onnx -> model.<precision>[.trt].onnx (fp16, int8 Q/DQ, or bf16)")
     p.add_argument("model")
-    p.add_argument("--precision", required=True, choices=["fp16", "int8"])
+    p.add_argument("--precision", required=True, choices=["fp16", "int8", "bf16"],
+                   help="bf16: the fp32 graph, run in bf16 by the OpenVINO backend (CPUs with AVX512-BF16 or AMX)")
     p.add_argument("--cache", default=None, help="int8: the cache from `mrcnn-edge calibrate`")
     p.add_argument("--keep-float", nargs="*", default=list(DEFAULT_KEEP_FLOAT), choices=KEEP_FLOAT_CHOICES,
                    help="int8: layers kept in float for accuracy; default: %(default)s, the best measured in "
@@ -259,7 +271,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="the whole chain for this machine: export, surgery, precision, check, then a "
                                      "TensorRT engine (else the ONNX Runtime model); up-to-date steps are skipped")
-    p.add_argument("--precision", choices=("fp16", "int8", "fp32"), default="fp16")
+    p.add_argument("--precision", choices=("fp16", "int8", "fp32", "bf16"), default="fp16",
+                   help="bf16: CPU only (OpenVINO on AVX512-BF16/AMX); fp16 on a CPU builds fp32 (measured faster)")
     p.add_argument("--weights", default=None, help="checkpoint to build (any `export` takes); default: the shipped model")
     p.add_argument("--model", default=None, help="or an exported model.onnx to build from")
     p.add_argument("--size", type=_size, default=None, help="--weights: HxW input size (as `export --size`)")

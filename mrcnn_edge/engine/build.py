@@ -19,16 +19,22 @@ __all__ = ["CPU_ARTIFACTS", "BuildResult", "build", "model_stem", "tensorrt_grap
 
 @dataclass(frozen=True)
 class CpuArtifact:
-    precision: str  # the ONNX Runtime model built for a requested precision
+    precision: str  # the CPU model built for a requested precision
     note: str = ""  # said in the summary when it differs from what was asked
+    runs_on: str = "OpenVINO or ONNX Runtime, `--backend`"
 
 
 # Without TensorRT: requested precision -> the CPU artifact built instead. The one table of that choice.
+# fp16: measured slower than fp32 on both CPU runtimes here (OpenVINO computes it in f32, ONNX Runtime
+# pays for the casts; benchmarks/results/cpu_backends.md), so the CPU gets fp32.
 CPU_ARTIFACTS = {
     "fp32": CpuArtifact("fp32"),
-    "fp16": CpuArtifact("fp32", "the CPU has no fp16 speed-up"),
+    "fp16": CpuArtifact("fp32", "fp16 measured slower than fp32 on CPUs: see benchmarks/results/cpu_backends.md"),
     "int8": CpuArtifact("int8"),
+    "bf16": CpuArtifact("bf16", runs_on="OpenVINO in bf16 where the CPU has AVX512-BF16 or AMX"),
 }
+# What `build --precision` takes: TensorRT's precisions, plus the CPU-only bf16.
+BUILD_PRECISIONS = tuple(CPU_ARTIFACTS)
 
 
 def tensorrt_graph(onnx_path: str, precision: str) -> str:
@@ -80,12 +86,16 @@ def onnxruntime_build(onnx_path: str, precision: str, out_dir: str, calibration:
         raise UserError(f"{out} would overwrite its own source: export to model.onnx, or pass another --out-dir")
     if built == "int8":
         _quantize_int8(onnx_path, out, calibration)
+    elif built == "bf16":
+        from ..precision.bf16 import to_bf16
+
+        to_bf16(onnx_path, out)
     else:
         _link(onnx_path, out)
         with open(sidecar_path(out), "w") as f:
             json.dump({**info, "precision": "fp32"}, f, indent=2)
-    return BuildResult(out, sidecar_path(out), "onnxruntime", built, precision, time.perf_counter() - start,
-                       artifact.note)
+    return BuildResult(out, sidecar_path(out), "cpu", built, precision, time.perf_counter() - start,
+                       artifact.note, artifact.runs_on)
 
 
 def build(onnx_path: str, precision: str = "fp16", out_dir: str | None = None, *, plugins: str | None = None,
@@ -96,8 +106,8 @@ def build(onnx_path: str, precision: str = "fp16", out_dir: str | None = None, *
     With TensorRT: model.<precision>.engine + .engine.json from model.<precision>.trt.onnx.
     Without: the ONNX Runtime model of that precision (int8 needs `mrcnn-edge calibrate`'s cache).
     """
-    if precision not in PRECISIONS:
-        raise UserError(f"unknown precision '{precision}': choose {', '.join(PRECISIONS)}")
+    if precision not in BUILD_PRECISIONS:
+        raise UserError(f"unknown precision '{precision}': choose {', '.join(BUILD_PRECISIONS)}")
     if not os.path.isfile(onnx_path):
         raise UserError(f"model not found: {onnx_path} (export one with `mrcnn-edge export`)")
     out_dir = out_dir or os.path.dirname(os.path.abspath(onnx_path))

@@ -18,8 +18,8 @@ from tqdm import tqdm
 
 from ..errors import UserError
 from ..sidecar import read_sidecar, sidecar_path
-from .build import onnxruntime_build
-from .metadata import PRECISIONS, check_contract, import_tensorrt, onnx_io
+from .build import BUILD_PRECISIONS, onnxruntime_build
+from .metadata import check_contract, import_tensorrt, onnx_io
 from .result import BuildResult, model_stem
 
 CALIBRATION_METHOD = "entropy"  # the best measured (calibration/README.md)
@@ -124,7 +124,7 @@ def _precision_graph(trt_path: str, precision: str, cache: str | None, steps: _S
     """model.trt.onnx -> model.<precision>.trt.onnx (fp32: model.trt.onnx itself)."""
     from ..precision.convert import precision_path
 
-    if precision == "fp32":
+    if precision in ("fp32", "bf16"):  # bf16 lives in the CPU runtime; TensorRT's graph stays fp32
         return trt_path
     out = precision_path(trt_path, precision)
     if precision == "fp16":
@@ -187,11 +187,13 @@ def build_chain(precision: str = "fp16", *, weights: str | None = None, model: s
     """Build the shipped model (no weights, no model), a checkpoint (`weights`, exported at `size`) or an
     exported model.onnx (`model`) for this machine at `precision`. See the module docstring."""
     start = time.perf_counter()
-    if precision not in PRECISIONS:
-        raise UserError(f"unknown precision '{precision}': choose {', '.join(PRECISIONS)}")
+    if precision not in BUILD_PRECISIONS:
+        raise UserError(f"unknown precision '{precision}': choose {', '.join(BUILD_PRECISIONS)}")
     engine_options = dict(plugins=plugins, workspace_mb=workspace_mb, dla_core=dla_core, timing_cache=timing_cache,
                           opt_level=opt_level, max_batch=max_batch)
     trt = import_tensorrt()
+    if trt is not None and precision == "bf16":
+        raise UserError("bf16 is a CPU precision (OpenVINO): on TensorRT build fp16 or int8")
     if trt is not None:
         from .tensorrt_build import preflight
 
@@ -205,7 +207,7 @@ def build_chain(precision: str = "fp16", *, weights: str | None = None, model: s
                         f"{os.path.basename(onnx_path)}: pass --model {model_stem(onnx_path)}.onnx")
     source = _calibration_source(onnx_path, calibration, calib_source, shipped) if precision == "int8" else None
     names = (["export"] if weights else []) + ["surgery"] + (["calibrate"] if precision == "int8" else []) + \
-        ([precision] if precision != "fp32" else []) + ["check", "engine"]
+        ([precision] if precision not in ("fp32", "bf16") else []) + ["check", "engine"]
     steps = _Steps(names, progress)
     try:
         if weights:
@@ -270,8 +272,8 @@ def _engine(graph: str, onnx_path: str, precision: str, out_dir: str, cache: str
             steps.reused.append(out)
             steps.bar.update()
             artifact = CPU_ARTIFACTS[precision]
-            return BuildResult(out, sidecar_path(out), "onnxruntime", artifact.precision, precision, 0.0,
-                               artifact.note)
+            return BuildResult(out, sidecar_path(out), "cpu", artifact.precision, precision, 0.0,
+                               artifact.note, artifact.runs_on)
         result = onnxruntime_build(onnx_path, precision, out_dir, cache)
     steps.written += [result.path, result.metadata]
     steps.bar.update()

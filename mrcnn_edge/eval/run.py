@@ -40,11 +40,11 @@ class EvalResult:
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors")
 
 
-def predictor_for(path: str | None, input_size: tuple[int, int] | None = None) \
+def predictor_for(path: str | None, input_size: tuple[int, int] | None = None, backend: str = "auto") \
         -> tuple[str, PredictFn, list[str], tuple[int, int] | None]:
     """(label, predict function, class names, input size) for a checkpoint (.pth/.pt/.safetensors: torchvision
     eager, on frames letterboxed to input_size when given) or a deploy artifact (.onnx, .trt.onnx,
-    fp16, int8, .engine)."""
+    fp16, int8, .engine, triton://) on `backend`."""
     from ..model.zoo import default_checkpoint
 
     path = path or default_checkpoint()
@@ -56,7 +56,7 @@ def predictor_for(path: str | None, input_size: tuple[int, int] | None = None) \
         return "pytorch eager", EagerPredictor(model, input_size=input_size), ckpt.classes, input_size
     from ..runtime.predictor import Predictor
 
-    predictor = Predictor.from_path(path)
+    predictor = Predictor.from_path(path, backend=backend)
 
     def predict(frame):
         d = predictor(frame)
@@ -85,10 +85,11 @@ def _readable(dataset: CocoDataset, images: list[dict], strict: bool, skipped: l
     return keep
 
 
-def _predictors(paths: list[str | None]) -> list:
+def _predictors(paths: list[str | None], backend: str = "auto") -> list:
     """predictor_for of each path. Deploy artifacts load first: checkpoints then run at the first one's
     input size, letterboxed like it, so a row's ΔAP is the artifact's and not a different resize's."""
-    loaded = {i: predictor_for(p) for i, p in enumerate(paths) if p and not p.endswith(CHECKPOINT_SUFFIXES)}
+    loaded = {i: predictor_for(p, backend=backend) for i, p in enumerate(paths)
+              if p and not p.endswith(CHECKPOINT_SUFFIXES)}
     size = next((v[3] for v in loaded.values()), None)
     return [loaded[i] if i in loaded else predictor_for(p, size) for i, p in enumerate(paths)]
 
@@ -119,9 +120,11 @@ def evaluate_dataset(paths: list[str | None], dataset: CocoDataset, num_images: 
     return EvalResult(rows, name or os.path.basename(dataset.annotations), evaluator, skipped, notes)
 
 
-def evaluate_artifacts(paths: list[str | None], num_images: int) -> list[tuple[str, str, APResult]]:
+def evaluate_artifacts(paths: list[str | None], num_images: int,
+                       backend: str = "auto") -> list[tuple[str, str, APResult]]:
     """(label, path, AP) rows of each artifact on the first num_images synthetic val images."""
-    return evaluate_dataset(paths, synthetic_val_dataset(num_images), num_images, name="the synthetic val set").rows
+    return evaluate_dataset(paths, synthetic_val_dataset(num_images), num_images, name="the synthetic val set",
+                            predictors=_predictors(paths, backend)).rows
 
 
 def format_table(rows: list[tuple[str, str, APResult]]) -> str:
@@ -137,14 +140,14 @@ def format_table(rows: list[tuple[str, str, APResult]]) -> str:
 
 def evaluate_cli(paths: list[str] | None, num_images: int | None = None, out_json: str | None = None, *,
                  data: str | None = None, images: str | None = None, ignore_unmatched: bool = False,
-                 strict: bool = False, evaluator: str | None = None) -> str:
+                 strict: bool = False, evaluator: str | None = None, backend: str = "auto") -> str:
     """AP of each artifact (default: the shipped checkpoint) on --data/--images, else on the synthetic
     val set (200 images unless num_images says otherwise)."""
     if (data is None) != (images is None):
         raise UserError("pass --data ANNOTATIONS.json and --images DIR together (or neither, for the synthetic set)")
     paths = paths or [None]
     evaluator_name(evaluator)
-    predictors = _predictors(paths)  # before any data is read or written: a bad model fails at once
+    predictors = _predictors(paths, backend)  # before any data is read or written: a bad model fails at once
     if data:
         dataset, name = load_dataset(data, images), os.path.basename(data)
     else:

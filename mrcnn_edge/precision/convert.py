@@ -11,7 +11,7 @@ import os
 from ..errors import UserError
 from .placement import DEFAULT_KEEP_FLOAT
 
-PRECISIONS = ("fp32", "fp16", "int8")
+PRECISIONS = ("fp32", "fp16", "int8", "bf16")
 
 
 def precision_path(onnx_path: str, precision: str) -> str:
@@ -26,7 +26,8 @@ def convert(onnx_path: str, precision: str, *, cache: str | None = None, out: st
             keep_float: tuple[str, ...] = DEFAULT_KEEP_FLOAT):
     """Write the `precision` variant of `onnx_path`; int8 needs a calibration cache (`mrcnn-edge calibrate`)."""
     if precision not in PRECISIONS[1:]:
-        raise UserError(f"precision '{precision}' has no conversion: choose fp16 or int8 (fp32 is model.onnx itself)")
+        raise UserError(f"precision '{precision}' has no conversion: choose fp16, int8 or bf16 (fp32 is model.onnx "
+                        "itself)")
     if not os.path.isfile(onnx_path):
         raise UserError(f"model not found: {onnx_path} (run `mrcnn-edge export` first)")
     out = out or precision_path(onnx_path, precision)
@@ -34,6 +35,10 @@ def convert(onnx_path: str, precision: str, *, cache: str | None = None, out: st
         from .fp16 import to_fp16
 
         return to_fp16(onnx_path, out)
+    if precision == "bf16":
+        from .bf16 import to_bf16
+
+        return to_bf16(onnx_path, out)
     from .int8 import quantize_int8
 
     if cache is None:

@@ -7,7 +7,9 @@ region function calls of model.onnx) pass through untouched. (NVIDIA ModelOpt's 
 as well but pulls in a large dependency tree.)
 
 Two targets share one cache: TensorRT wants symmetric signed INT8 activations (zero point 0);
-ONNX Runtime's x86 kernels are fastest with unsigned activations (U8S8).
+ONNX Runtime's x86 kernels are fastest with unsigned activations (U8S8). OpenVINO runs the same
+U8S8 graph: on the light model it was both faster and more accurate there than the symmetric S8S8
+one (benchmarks/results/cpu_backends.md), so model.int8.onnx serves both CPU backends.
 
 TensorRT's explicit quantization (NvInfer.h, IQuantizeLayer / IDequantizeLayer, 10.3 and 11.1):
 DequantizeLinear takes only INT8, FP8 or INT4 input, so Conv/Gemm biases stay float (`QuantizeBias`

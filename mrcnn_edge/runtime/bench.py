@@ -100,12 +100,13 @@ def time_eager(checkpoint: str, frames: list, warmup: int, iterations: int) -> l
 
 def bench(model, *, video: str | None = None, warmup: int = 5, iterations: int = 50, vs_eager: bool = False,
           checkpoint: str | None = None, out_dir: str = "bench_out", score_threshold: float = SCORE_THRESHOLD,
-          cuda_graph: bool = False) -> BenchResult:
-    """Benchmark `model` (a path or a loaded predictor); writes bench.json, latency.png and bench.md into out_dir."""
+          cuda_graph: bool = False, backend: str = "auto") -> BenchResult:
+    """Benchmark `model` (a path, run on `backend`, or a loaded predictor); writes bench.json, latency.png and
+    bench.md into out_dir."""
     from .demo import make_video
     from .predictor import Predictor
 
-    predictor = Predictor.from_path(model, score_threshold=score_threshold, cuda_graph=cuda_graph) \
+    predictor = Predictor.from_path(model, score_threshold=score_threshold, cuda_graph=cuda_graph, backend=backend) \
         if isinstance(model, str) else model
     video = video or make_video(os.path.join(out_dir, "bench_frames.mp4"), num_frames=30,
                                 size=max(predictor.input_size))

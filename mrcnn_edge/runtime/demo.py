@@ -2,7 +2,9 @@
 
 Steps (each cached in the output folder): generate a synthetic video of moving, overlapping shapes;
 export the shipped checkpoint to ONNX (cache keyed by the checkpoint's sha256); stream the video
-through the best backend available; write the annotated video, report.json and latency.png.
+through the best backend available (TensorRT; on a CPU OpenVINO fp32, else ONNX Runtime: bf16 is faster
+but costs 0.7 mask AP, int8 needs a calibration run; benchmarks/results/cpu_backends.md); write the
+annotated video, report.json and latency.png.
 """
 from __future__ import annotations
 
@@ -102,7 +104,8 @@ def best_artifact(onnx_path: str) -> str:
     return build(fp16_graph, "fp16", out_dir=os.path.dirname(onnx_path)).path
 
 
-def run_demo(out_dir: str = "demo_out", num_frames: int = 120, size: int = 512, live_line: bool = True) -> DemoResult:
+def run_demo(out_dir: str = "demo_out", num_frames: int = 120, size: int = 512, live_line: bool = True,
+             backend: str = "auto") -> DemoResult:
     import time
 
     from ..model.zoo import default_checkpoint
@@ -112,5 +115,6 @@ def run_demo(out_dir: str = "demo_out", num_frames: int = 120, size: int = 512, 
     video_in = make_video(os.path.join(out_dir, f"shapes_{num_frames}f_{size}.mp4"), num_frames, size)
     model = best_artifact(cached_onnx(default_checkpoint(), out_dir, (size, size)))
     result = run_stream(model, video_in, out=os.path.join(out_dir, "annotated.mp4"),
-                        jsonl=os.path.join(out_dir, "detections.jsonl"), report_dir=out_dir, live_line=live_line)
+                        jsonl=os.path.join(out_dir, "detections.jsonl"), report_dir=out_dir, live_line=live_line,
+                        backend=backend)
     return DemoResult(result, model, video_in, time.perf_counter() - start)

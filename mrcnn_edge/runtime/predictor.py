@@ -45,9 +45,9 @@ class Predictor:
 
     @classmethod
     def from_path(cls, path: str, threads: int | None = None, score_threshold: float = 0.0,
-                  cuda_graph: bool = False) -> "Predictor":
-        """The right backend for a model file: .engine on TensorRT; .onnx on ONNX Runtime, with the
-        plugins' CPU reference when the graph has plugin nodes (model.trt.onnx); triton://HOST:PORT/NAME
+                  cuda_graph: bool = False, backend: str = "auto") -> "Predictor":
+        """The right backend for a model: .engine on TensorRT; .onnx on `backend` (see BACKENDS), or on
+        the plugins' CPU reference when the graph has plugin nodes (model.trt.onnx); triton://HOST:PORT/NAME
         (gRPC) or http://HOST:PORT/NAME (HTTP) on a Triton server. cuda_graph: replay the engine's copies
         and enqueue as one CUDA graph (TensorRT engines only)."""
         if path.startswith(("triton://", "http://")):
@@ -56,7 +56,11 @@ class Predictor:
             return cls(TritonBackend(path), score_threshold)
         if not os.path.isfile(path):
             raise UserError(f"model not found: {path} (pass an .onnx from `mrcnn-edge export`, or an .engine)")
+        runtime, device = parse_backend(backend)
         if path.endswith(".engine"):
+            if runtime != "auto":
+                raise UserError(f"{path} is a TensorRT engine: it runs on TensorRT, not {runtime} (drop --backend, "
+                                "or pass the .onnx model)")
             return cls.from_engine(path, score_threshold, cuda_graph)
         if cuda_graph:
             raise UserError(f"--cuda-graph replays a TensorRT engine's launches: {path} is not an .engine "
@@ -66,7 +70,18 @@ class Predictor:
         from .backends.plugin_graph_backend import PluginGraphBackend, has_plugin_nodes
 
         if has_plugin_nodes(path):
+            if runtime == "openvino":
+                raise UserError(f"{path} has TensorRT plugin nodes, which only the plugin CPU runner executes: "
+                                "pass its model.onnx to --backend openvino, or drop --backend")
             return cls(PluginGraphBackend(path, threads), score_threshold)
+        if runtime == "auto":
+            from .backends.openvino_backend import is_installed
+
+            runtime = "openvino" if is_installed() else "onnxruntime"
+        if runtime == "openvino":
+            from .backends.openvino_backend import DEFAULT_DEVICE, OpenVINOBackend
+
+            return cls(OpenVINOBackend(path, threads, device or DEFAULT_DEVICE), score_threshold)
         return cls.from_onnx(path, threads, score_threshold)
 
     def preprocess(self, frame: np.ndarray, bgr: bool = False) -> tuple[np.ndarray, Letterbox]:
@@ -82,3 +97,17 @@ class Predictor:
     def __call__(self, frame: np.ndarray, bgr: bool = False) -> Detections:
         images, meta = self.preprocess(frame, bgr)
         return self.postprocess(self.infer(images), meta)
+
+
+# --backend: which runtime runs an .onnx model. auto: OpenVINO where it is installed (the faster CPU path,
+# benchmarks/results/cpu_backends.md), else ONNX Runtime. "openvino:GPU" names an OpenVINO device (default CPU).
+BACKENDS = ("auto", "onnxruntime", "openvino")
+
+
+def parse_backend(backend: str) -> tuple[str, str | None]:
+    """'openvino:GPU' -> ('openvino', 'GPU'); 'onnxruntime' -> ('onnxruntime', None)."""
+    runtime, _, device = backend.partition(":")
+    if runtime not in BACKENDS or (device and runtime != "openvino"):
+        raise UserError(f"unknown backend '{backend}': choose {', '.join(BACKENDS)} (openvino:<DEVICE> names an "
+                        "OpenVINO device, e.g. openvino:GPU)")
+    return runtime, device or None

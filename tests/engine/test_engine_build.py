@@ -24,10 +24,10 @@ def _runs(path):
 @no_tensorrt
 def test_fp32_builds_the_onnxruntime_model(model_onnx):
     result = build(str(model_onnx), "fp32")
-    assert result.backend == "onnxruntime" and result.precision == result.requested == "fp32"
+    assert result.backend == "cpu" and result.precision == result.requested == "fp32"
     assert result.path == str(model_onnx.parent / "model.fp32.onnx")
     assert json.load(open(result.metadata))["precision"] == "fp32"
-    assert "\n" not in result.summary() and result.summary().startswith("TensorRT not found: built the ONNX Runtime")
+    assert "\n" not in result.summary() and result.summary().startswith("TensorRT not found: built the CPU")
     _runs(result.path)
 
 
@@ -36,8 +36,18 @@ def test_fp16_falls_back_to_fp32_and_says_why(model_onnx, tmp_path):
     result = build(str(model_onnx), "fp16", out_dir=str(tmp_path / "out"))
     assert (result.precision, result.requested) == ("fp32", "fp16")
     assert result.path == str(tmp_path / "out" / "model.fp32.onnx")
-    assert "the CPU has no fp16 speed-up" in result.summary() and "\n" not in result.summary()
+    assert "fp16 measured slower than fp32 on CPUs" in result.summary() and "\n" not in result.summary()
     _runs(result.path)
+
+
+@no_tensorrt
+def test_bf16_builds_the_openvino_artifact(model_onnx, tmp_path):
+    """bf16 is a CPU precision: the fp32 graph under a sidecar saying bf16, which OpenVINO runs in bf16."""
+    result = build(str(model_onnx), "bf16", out_dir=str(tmp_path / "out"))
+    assert (result.backend, result.precision, result.requested) == ("cpu", "bf16", "bf16")
+    assert result.path == str(tmp_path / "out" / "model.bf16.onnx") and "OpenVINO in bf16" in result.summary()
+    assert json.load(open(tmp_path / "out" / "model.bf16.json"))["precision"] == "bf16"
+    assert onnx.load(result.path).graph == onnx.load(str(model_onnx)).graph  # the graph itself is unchanged
 
 
 @no_tensorrt
@@ -68,8 +78,8 @@ def test_without_tensorrt_only_the_fp32_export_is_a_source(tmp_path, make_model,
 
 
 def test_bad_arguments_are_one_line_errors(model_onnx, tmp_path):
-    with pytest.raises(UserError, match="unknown precision 'bf16'"):
-        build(str(model_onnx), "bf16")
+    with pytest.raises(UserError, match="unknown precision 'fp8'"):
+        build(str(model_onnx), "fp8")
     with pytest.raises(UserError, match="model not found"):
         build(str(tmp_path / "nope.onnx"), "fp32")
 

@@ -36,7 +36,7 @@ def test_run_jsonl_matches_the_predictor_on_the_same_frames(demo, tmp_path):
     from mrcnn_edge.runtime.run import SCORE_THRESHOLD
 
     result, _ = demo
-    predictor = Predictor.from_onnx(result.model, score_threshold=SCORE_THRESHOLD)
+    predictor = Predictor.from_path(result.model, score_threshold=SCORE_THRESHOLD)  # the backend the demo took
     source = open_source(result.video_in)
     frames = [f.image for f, _ in source.frames()][:8]
     source.close()

@@ -1,1 +1,9 @@
 """Inference backends behind one interface: `.infer(images uint8 [B,3,H,W]) -> dict of output arrays`."""
+from __future__ import annotations
+
+import sys
+
+
+def note(message: str) -> None:
+    """One line on stderr about how a model runs here (the run's summary and report follow on stdout)."""
+    print(f"note: {message}", file=sys.stderr)

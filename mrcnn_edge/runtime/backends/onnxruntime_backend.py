@@ -10,6 +10,7 @@ import numpy as np
 
 from ...errors import UserError
 from ..preprocess import check_images
+from . import note
 from .mask_rows import pad_mask_rows, trim_mask_rows
 from ...sidecar import read_sidecar
 
@@ -18,12 +19,22 @@ OUTPUTS = ("num_detections", "boxes", "scores", "classes", "masks")
 PASSES = "trim_mask_rows"  # applied to the graph before ORT optimises it
 
 
-def optimized_path(model_path: str) -> str:
-    """Where the optimised graph is cached: next to the model, keyed by the model's size and mtime, so
-    a re-exported model never runs a stale cache; the tag changes when the graph passes change."""
+def cache_key(model_path: str, passes: str) -> str:
+    """A backend cache's key: the model's size and mtime, so a re-exported model never runs a stale
+    cache, and a tag that changes when the graph passes change."""
     stat = os.stat(model_path)
-    key = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}:{PASSES}".encode()).hexdigest()[:12]
-    return f"{os.path.splitext(model_path)[0]}.{key}.ort_opt.onnx"
+    return hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}:{passes}".encode()).hexdigest()[:12]
+
+
+def stale_caches(model_path: str, suffix: str) -> list[str]:
+    """This model's caches with any key (`<stem>.<key><suffix>`): exactly 12 hex digits, so that the caches
+    of model.int8.onnx never count as those of model.onnx."""
+    return glob.glob(f"{glob.escape(os.path.splitext(model_path)[0])}.{'[0-9a-f]' * 12}{suffix}")
+
+
+def optimized_path(model_path: str) -> str:
+    """Where the optimised graph is cached: next to the model, keyed by `cache_key`."""
+    return f"{os.path.splitext(model_path)[0]}.{cache_key(model_path, PASSES)}.ort_opt.onnx"
 
 
 class OnnxRuntimeBackend:
@@ -37,6 +48,10 @@ class OnnxRuntimeBackend:
         if not os.path.isfile(path):
             raise UserError(f"model not found: {path} (export one with `mrcnn-edge export`)")
         self.info = read_sidecar(path)
+        if self.info["precision"] == "bf16":  # the fp32 graph, with a precision only OpenVINO applies
+            note(f"{os.path.basename(path)} is a bf16 artifact, which ONNX Runtime does not run in bf16: it runs "
+                 "in fp32 (--backend openvino runs it in bf16)")
+            self.info = {**self.info, "precision": "fp32"}
         cuda = "CUDAExecutionProvider" in ort.get_available_providers()
         self.providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
         self.session = self._session(ort, path, threads, cache=not cuda)  # the cache is CPU-specific
@@ -63,7 +78,7 @@ class OnnxRuntimeBackend:
                 return ort.InferenceSession(optimized, options, providers=self.providers)
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             if cache:
-                for stale in glob.glob(f"{glob.escape(os.path.splitext(path)[0])}.*.ort_opt.onnx"):
+                for stale in stale_caches(path, ".ort_opt.onnx"):
                     os.remove(stale)
                 options.optimized_model_filepath = optimized
             return ort.InferenceSession(self._trimmed(path), options, providers=self.providers)
