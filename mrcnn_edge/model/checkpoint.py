@@ -15,6 +15,7 @@ from torchvision.models.detection import MaskRCNN
 
 from ..errors import UserError
 from ..files import sha256_of
+from . import detectron2_checkpoint
 from .architectures import ARCHITECTURES, LIGHT_ARCH, build_model
 
 FORMAT = "mrcnn-edge/1"
@@ -66,11 +67,15 @@ def infer_arch(state_dict: dict) -> str:
 
 def read_checkpoint(path: str, arch: str | None = None) -> Checkpoint:
     """Read any supported checkpoint file; infers arch and class count where the file does not say."""
+    if path.endswith(".pkl"):  # detectron2's model zoo
+        return detectron2_checkpoint.read_detectron2_pkl(path, arch)
     obj = _torch_load(path)
     meta = obj if isinstance(obj, dict) and obj.get("format") == FORMAT else {}
     state = obj.get("model", obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UserError(f"{path} holds no state dict of tensors: save model.state_dict() or {{'model': ...}}")
+    if detectron2_checkpoint.is_detectron2_state(state):  # detectron2's training output model_final.pth
+        return detectron2_checkpoint.detectron2_checkpoint(state, path, arch)
     found = meta.get("arch") or infer_arch(state)
     if arch and arch != found:
         raise UserError(f"{path} is a '{found}' checkpoint, not '{arch}': drop --arch or pass the right file")
