@@ -57,7 +57,7 @@ setup(
         "matplotlib",
     ],
     extras_require={
-        "test": ["pytest"],
+        "test": ["pytest", "scikit-image"],  # scikit-image: the detectron2 oracle's sample photos
         # the TensorRT backend's device memory (JetPack 6 ships CUDA 12; TensorRT itself comes from the system)
         "tensorrt": ["cuda-python>=12.6,<13"],
     },

@@ -68,7 +68,7 @@ def _std(key: str, shape) -> float:
     fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
     if "mask_head.predictor" in key:
         return 0.05
-    # the residual sums leave res2..res5 at std 3..14 on the photo: the FPN brings that back to ~2, and the
+    # the residual sums leave res2..res5 at std ~2..4 on the photo: the FPN keeps that at ~2, and the
     # linear outputs are scaled for logits of std ~1 and box deltas of ~0.1
     if "fpn_" in key:
         return 0.3 / np.sqrt(fan_in)
@@ -89,7 +89,10 @@ def draw(depth: int, seed: int = SEED) -> dict[str, np.ndarray]:
     state = {}
     for key, shape in key_table(depth):
         leaf = key.rsplit(".", 1)[1]
-        if key.endswith("norm.weight"):
+        if key.endswith("conv3.norm.weight"):  # each residual branch adds ~1/blocks of variance
+            blocks = STAGE_BLOCKS[depth][int(key.split(".res")[1][0]) - 2]
+            v = rng.uniform(0.5, 1.0, shape) / np.sqrt(blocks)
+        elif key.endswith("norm.weight"):
             v = rng.uniform(0.5, 1.0, shape)
         elif key.endswith("norm.bias"):
             v = rng.normal(0.0, 0.2, shape)
