@@ -30,8 +30,8 @@ def test_background_moves_from_last_to_first(detectron2_pkl, detectron2_state):
     model, ckpt = load_model(detectron2_pkl(50))
     heads = model.roi_heads
     w = d2["roi_heads.box_predictor.cls_score.weight"]
-    assert np.array_equal(heads.box_predictor.cls_score.weight[0].numpy(), w[-1])
-    assert np.array_equal(heads.box_predictor.cls_score.weight[1:].numpy(), w[:-1])
+    assert np.array_equal(heads.box_predictor.cls_score.weight[0].detach().numpy(), w[-1])
+    assert np.array_equal(heads.box_predictor.cls_score.weight[1:].detach().numpy(), w[:-1])
     reg = heads.box_predictor.bbox_pred.weight.detach().numpy()
     assert reg.shape[0] == 4 * 5 and not reg[:4].any()
     assert np.array_equal(reg[4:], d2["roi_heads.box_predictor.bbox_pred.weight"])
