@@ -6,8 +6,8 @@
 files give the architecture (COCO-InstanceSegmentation/mask_rcnn_R_{50,101}_FPN_3x.yaml), its
 DetectionCheckpointer reads the generated model-zoo .pkl, and GeneralizedRCNN.inference runs on the CPU.
 Stored per (depth, size, photo): boxes, scores, classes (1-based, as ours) and the pasted masks as COCO
-RLE (detectron2's paste_masks_in_image through detector_postprocess); for one frame also the 28x28 mask
-probabilities (x255 as uint8), which test our copy of detectron2's paste. About 350 KB.
+RLE (detectron2's paste_masks_in_image through detector_postprocess); for one frame also the first 25
+28x28 mask probabilities (float32), which test our copy of detectron2's paste. About 350 KB.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from detectron2_oracle.frames import SIZES, frames  # noqa: E402
 from detectron2_oracle.weights import NUM_CLASSES, SEED, make_weights, write_pkl  # noqa: E402
 
-MASKS28_FRAME = "r50/320x448/coffee"  # the one frame whose 28x28 probabilities are stored (paste test)
+MASKS28_FRAME, MASKS28_ROWS = "r50/320x448/coffee", 25  # the 28x28 probabilities stored (paste test)
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference.npz")
 
 
@@ -56,7 +56,7 @@ def run(model, frame_rgb: np.ndarray) -> dict[str, np.ndarray]:
     rle = mask_util.encode(np.asfortranarray(pasted.pred_masks.numpy().transpose(1, 2, 0).astype(np.uint8)))
     return {"boxes": pasted.pred_boxes.tensor.numpy(), "scores": pasted.scores.numpy(),
             "classes": pasted.pred_classes.numpy().astype(np.int32) + 1,
-            "masks28": np.round(probs * 255).astype(np.uint8),  # quantised: kept for one frame only (size)
+            "masks28": probs[:MASKS28_ROWS],  # float32, kept for one frame only (size)
             "rle": np.frombuffer(json.dumps([r["counts"].decode() for r in rle]).encode(), np.uint8)}
 
 
