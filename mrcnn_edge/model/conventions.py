@@ -6,7 +6,6 @@ forward (`export/deploy.py`), the ONNX regions and the runtime's mask paste read
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 
@@ -49,9 +48,10 @@ DETECTRON2 = Conventions(
 # Not an option: the FPN level of a RoI. detectron2 computes floor(4 + log2(sqrt(area) / 224 + 1e-8)),
 # torchvision's LevelMapper floor(4 + log2(sqrt(area) / 224) + 1e-6), which our RoIAlign plugin and its
 # ONNX body implement. They differ only for boxes within ~1e-6 (relative) of 224 * 2**k.
-
-# Box decoding is the same in both (BoxCoder weights 10,10,5,5 / RPN 1,1,1,1, clamp log(1000/16)).
-BBOX_XFORM_CLIP = math.log(1000.0 / 16)
+# Not options either, because both agree (checked in detectron2's source): box decoding (Box2BoxTransform
+# weights 10,10,5,5 for the box head and 1,1,1,1 for the RPN, scale clamp log(1000/16), no +1), clipping
+# to the image, per-level pre-NMS top-k, NMS by level in the RPN and by class in the box head, and
+# picking each detection's own class channel of the mask logits.
 
 
 def conventions_of(model) -> Conventions:

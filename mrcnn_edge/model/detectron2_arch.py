@@ -33,10 +33,10 @@ RES4_BLOCKS = {R50: 6, R101: 23}  # how the two are told apart in a checkpoint
 class CellAnchorGenerator(AnchorGenerator):
     """torchvision's AnchorGenerator with detectron2's cell anchors (DefaultAnchorGenerator): unrounded
     w = sqrt(size^2 / ratio), h = ratio * w, and fixed strides (torchvision infers them from the map size,
-    which is wrong for P6 when a side is not a multiple of 64)."""
+    which is wrong for P6 when a side is not a multiple of 64). round_cells: round them as torchvision."""
 
-    def __init__(self, sizes, aspect_ratios, strides: tuple[int, ...], offset: float = 0.0):
-        self.strides, self.offset = tuple(strides), offset
+    def __init__(self, sizes, aspect_ratios, strides: tuple[int, ...], offset: float = 0.0, round_cells: bool = False):
+        self.strides, self.offset, self.round_cells = tuple(strides), offset, round_cells
         super().__init__(sizes, aspect_ratios)
 
     def generate_anchors(self, scales, aspect_ratios, dtype=torch.float32, device=torch.device("cpu")) -> Tensor:
@@ -46,7 +46,8 @@ class CellAnchorGenerator(AnchorGenerator):
                 w = math.sqrt(size ** 2.0 / ratio)
                 h = ratio * w
                 anchors.append([-w / 2.0, -h / 2.0, w / 2.0, h / 2.0])
-        return torch.tensor(anchors, dtype=dtype, device=device)
+        anchors = torch.tensor(anchors, dtype=dtype, device=device)
+        return anchors.round() if self.round_cells else anchors
 
     def forward(self, image_list, feature_maps: list[Tensor]) -> list[Tensor]:
         self.set_cell_anchors(feature_maps[0].dtype, feature_maps[0].device)
@@ -112,7 +113,8 @@ def _detectron2_mask_rcnn(trunk_fn, num_classes: int, conventions: Conventions =
     backbone = _resnet_fpn_extractor(trunk, trainable_layers=0)  # P2-P5 + P6 by max-pool (LastLevelMaxPool)
     featmaps = ["0", "1", "2", "3"]
     anchors = CellAnchorGenerator(((32,), (64,), (128,), (256,), (512,)), ((0.5, 1.0, 2.0),) * 5,
-                                  conventions.anchor_strides, conventions.anchor_offset)
+                                  conventions.anchor_strides, conventions.anchor_offset,
+                                  conventions.round_cell_anchors)
     pooler = lambda size: AlignedMultiScaleRoIAlign(featmaps, size, conventions.roi_sampling_ratio,  # noqa: E731
                                                     conventions.roi_aligned)
     settings = dict(  # configs/Base-RCNN-FPN.yaml and config/defaults.py, test time
