@@ -132,6 +132,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
         ("numpy", "ndarray"), ("numpy", "dtype"),
         ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
         ("collections", "OrderedDict"),
+        ("_codecs", "encode"),  # protocol 2 stores bytes (an array's data) as _codecs.encode(str, "latin1")
     }
 
     def find_class(self, module, name):

@@ -106,3 +106,15 @@ def test_anchors_are_detectron2s():
     assert torch.allclose(p6_first, torch.tensor([-w / 2, -0.5 * w / 2, w / 2, 0.5 * w / 2], dtype=torch.float32))
     assert torch.allclose(anchors[-3], torch.tensor([20 * 64 - w / 2, 12 * 64 - w / 4, 20 * 64 + w / 2,
                                                      12 * 64 + w / 4], dtype=torch.float32))
+
+
+def test_pkl_written_by_numpy_1_loads(tmp_path, detectron2_state):
+    """Model-zoo files were pickled by numpy 1.x, whose arrays name `numpy.core.multiarray._reconstruct`
+    (numpy 2 writes `numpy._core`): both are allowed. Protocol 2 names globals as plain text lines."""
+    state = detectron2_state(50)
+    data = pickle.dumps({"model": state, "__author__": "Detectron2 Model Zoo"}, protocol=2)
+    assert b"numpy._core.multiarray\n_reconstruct" in data
+    path = tmp_path / "model_final_np1.pkl"
+    path.write_bytes(data.replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n"))
+    ckpt = read_checkpoint(str(path))
+    assert ckpt.arch == "detectron2_mask_rcnn_R_50_FPN" and len(ckpt.state_dict) == len(state)
