@@ -62,7 +62,7 @@ setup(
     extras_require={
         # tritonclient: the Triton client (tests/serving, `run --model triton://`). Not [all]: that adds
         # cuda-python, unpinned, which would replace the CUDA bindings torch installs, and perf_analyzer.
-        # scikit-image: real sample photos.
+        # scikit-image: real sample photos (image kinds, the detectron2 oracle's frames).
         "test": ["pytest", "scikit-image", "faster-coco-eval", "tritonclient[grpc,http]>=2.50"],
         "eval": ["faster-coco-eval"],  # faster COCO AP (same numbers as pycocotools, which stays the fallback)
         "triton": ["tritonclient[grpc,http]>=2.50"],

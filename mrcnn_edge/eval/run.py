@@ -37,7 +37,7 @@ class EvalResult:
         return "\n".join(lines + skipped_lines(self.skipped))
 
 
-CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors")
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".pkl")  # .pkl: detectron2 model-zoo files
 
 
 def predictor_for(path: str | None, input_size: tuple[int, int] | None = None, backend: str = "auto") \

@@ -17,17 +17,19 @@ from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.rpn import concat_box_prediction_layers
 from torchvision.ops import MultiScaleRoIAlign, boxes as box_ops
 
+from ..model.conventions import Conventions, conventions_of
 from .regions import batched_nms, multilevel_roi_align
 
 OUTPUT_NAMES = ("num_detections", "boxes", "scores", "classes", "masks")
 SCORED_OUT = -1.0  # the score of a row torchvision would have dropped: below every threshold (>= 0)
-ROI_HEADS_MIN_SIZE = 1e-2  # roi_heads.postprocess_detections removes boxes smaller than this
 MIN_SIDE, MAX_SIDE, STRIDE = 320, 1344, 32
 
 
-def _is_large_enough(boxes: Tensor, min_size: float) -> Tensor:
-    """box_ops.remove_small_boxes as a mask: boxes [...,4] -> bool [...]."""
-    return ((boxes[..., 2] - boxes[..., 0]) >= min_size) & ((boxes[..., 3] - boxes[..., 1]) >= min_size)
+def _is_large_enough(boxes: Tensor, min_size: float, exclusive: bool = False) -> Tensor:
+    """box_ops.remove_small_boxes as a mask: boxes [...,4] -> bool [...]. exclusive: sides must exceed
+    min_size (detectron2's Boxes.nonempty)."""
+    w, h = boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1]
+    return ((w > min_size) & (h > min_size)) if exclusive else ((w >= min_size) & (h >= min_size))
 
 
 class DeployMaskRCNN(nn.Module):
@@ -38,8 +40,12 @@ class DeployMaskRCNN(nn.Module):
         super().__init__()
         self.image_size = tuple(image_size)
         self.backbone, self.rpn, self.roi_heads = model.backbone, model.rpn, model.roi_heads
-        self.register_buffer("mean", torch.tensor(model.transform.image_mean).view(3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(model.transform.image_std).view(3, 1, 1), persistent=False)
+        self.conventions: Conventions = conventions_of(model)
+        raw = self.conventions.pixel_mean is not None  # mean/std in 0..255 units (detectron2)
+        mean = self.conventions.pixel_mean if raw else model.transform.image_mean
+        std = self.conventions.pixel_std if raw else model.transform.image_std
+        self.register_buffer("mean", torch.tensor(mean).view(3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(3, 1, 1), persistent=False)
         anchors, anchors_per_level, spatial_scales = self._static_geometry()
         self.register_buffer("anchors", anchors, persistent=False)  # [A,4], the same for every image
         levels = torch.cat([torch.full((n,), l, dtype=torch.int32) for l, n in enumerate(anchors_per_level)])
@@ -60,8 +66,18 @@ class DeployMaskRCNN(nn.Module):
         scales = {k: float(2 ** np.round(np.log2(m.shape[-2] / H))) for k, m in features.items()}
         return anchors, per_level, scales
 
+    def normalize(self, images: Tensor) -> Tensor:
+        """uint8 RGB -> the backbone's input: GeneralizedRCNNTransform.normalize, or detectron2's
+        preprocess_image ((x - PIXEL_MEAN) / PIXEL_STD in 0..255, channels flipped for BGR weights)."""
+        x = images.float()
+        if self.conventions.channel_order == "BGR":
+            x = x.flip(1)
+        if self.conventions.pixel_mean is None:
+            x = x / 255
+        return (x - self.mean) / self.std
+
     def forward(self, images: Tensor):
-        x = (images.float() / 255 - self.mean) / self.std  # GeneralizedRCNNTransform.normalize
+        x = self.normalize(images)
         features = self.backbone(x)
         proposals = self.propose(features)
         num_detections, boxes, scores, classes = self.detect(features, proposals)
@@ -79,7 +95,8 @@ class DeployMaskRCNN(nn.Module):
         top_n = self.rpn._get_top_n_idx(objectness, self.anchors_per_level)  # per-level pre-NMS top-k
         probs = torch.sigmoid(objectness.gather(1, top_n))
         boxes = box_ops.clip_boxes_to_image(boxes.gather(1, top_n[..., None].expand(-1, -1, 4)), self.image_size)
-        probs = torch.where(_is_large_enough(boxes, self.rpn.min_size), probs, SCORED_OUT)
+        probs = torch.where(_is_large_enough(boxes, self.conventions.proposal_min_side,
+                                             self.conventions.min_side_exclusive), probs, SCORED_OUT)
         # torchvision keeps scores >= score_thresh; the NMS region keeps scores > its threshold
         threshold = float(np.nextafter(np.float32(self.rpn.score_thresh), np.float32(-np.inf)))
         levels = self.anchor_levels[top_n]
@@ -91,7 +108,8 @@ class DeployMaskRCNN(nn.Module):
         """pooler (a MultiScaleRoIAlign) as the RoIAlign region: rois [B,R,4] -> [B*R,C,S,S]."""
         names = pooler.featmap_names
         pooled = multilevel_roi_align(rois, [features[n] for n in names], pooler.output_size[0],
-                                      pooler.sampling_ratio, False, [self.spatial_scales[n] for n in names],
+                                      pooler.sampling_ratio, self.conventions.roi_aligned,
+                                      [self.spatial_scales[n] for n in names],
                                       pooler.canonical_scale, pooler.canonical_level)
         return pooled.reshape(-1, *pooled.shape[2:])  # -1, not B*R: see segment
     def detect(self, features: dict[str, Tensor], proposals: Tensor):
@@ -107,11 +125,21 @@ class DeployMaskRCNN(nn.Module):
         # every (proposal, class) pair but the background is a candidate, proposal-major as torchvision
         boxes, scores = boxes[:, :, 1:].reshape(B, -1, 4), scores[:, :, 1:].reshape(B, -1)
         classes = torch.arange(1, num_classes, dtype=torch.int32).repeat(P).expand(B, -1)
-        # padding proposals (zero boxes) are removed here with the empty ones
-        scores = torch.where(_is_large_enough(boxes, ROI_HEADS_MIN_SIZE), scores, SCORED_OUT)
+        scores = torch.where(self._is_candidate(boxes, proposals), scores, SCORED_OUT)
         num, _, boxes, scores, classes = batched_nms(boxes, scores, classes, heads.nms_thresh, heads.score_thresh,
                                                      heads.detections_per_img)
         return num, boxes, scores, classes
+
+    def _is_candidate(self, boxes: Tensor, proposals: Tensor) -> Tensor:
+        """Which (proposal, class) rows [B,P*C'] may be detected. torchvision removes boxes smaller than
+        1e-2, and the padding proposals (zero boxes) with them; detectron2 removes none, so there the
+        padding rows are told by their proposal (real ones have both sides > 0)."""
+        c = self.conventions
+        if c.detection_min_side is not None:
+            return _is_large_enough(boxes, c.detection_min_side, c.min_side_exclusive)
+        B, P, _ = proposals.shape
+        real = _is_large_enough(proposals, 0.0, exclusive=True)  # [B,P]
+        return real[:, :, None].expand(B, P, boxes.shape[1] // P).reshape(B, -1)
 
     def segment(self, features: dict[str, Tensor], boxes: Tensor, classes: Tensor) -> Tensor:
         """Mask head and maskrcnn_inference: boxes [B,K,4], classes [B,K] -> probabilities [B,K,M,M].

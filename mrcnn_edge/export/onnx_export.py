@@ -19,6 +19,7 @@ from torchvision.models.detection import MaskRCNN
 from tqdm import tqdm
 
 from .._version import __version__
+from ..model.conventions import conventions_of
 from ..errors import UserError
 from ..sidecar import write_sidecar
 from .deploy import MAX_SIDE, MIN_SIDE, OUTPUT_NAMES, STRIDE, DeployMaskRCNN
@@ -86,7 +87,8 @@ def export_model(model: MaskRCNN, out_path: str, size: tuple[int, int], *, batch
     proto = program.model_proto
     _read_shapes_after_the_cast(proto.graph)
     num_levels = len(model.roi_heads.box_roi_pool.featmap_names)
-    proto.functions.extend([multilevel_roi_align_function(num_levels, opset), batched_nms_function(opset)])
+    aligned = conventions_of(model).roi_aligned
+    proto.functions.extend([multilevel_roi_align_function(num_levels, opset, aligned), batched_nms_function(opset)])
     if not any(o.domain == DOMAIN for o in proto.opset_import):
         proto.opset_import.append(onnx.helper.make_opsetid(DOMAIN, VERSION))
     onnx.checker.check_model(proto)
@@ -99,7 +101,7 @@ def sidecar_info(model: MaskRCNN, *, arch: str, classes, size, opset: int, sha25
     """What the runtime needs to know about model.onnx, written next to it as model.json."""
     return {"arch": arch, "classes": list(classes), "input_size": list(size), "precision": "fp32",
             "score_threshold": model.roi_heads.score_thresh, "detections": model.roi_heads.detections_per_img,
-            "mask_size": 28, "opset": opset, "checkpoint_sha256": sha256, "mrcnn_edge_version": __version__}
+            "mask_size": 28, "paste": conventions_of(model).paste, "opset": opset, "checkpoint_sha256": sha256, "mrcnn_edge_version": __version__}
 
 
 def export_onnx(weights: str, out_path: str, size: tuple[int, int] | None = None, arch: str | None = None, *,

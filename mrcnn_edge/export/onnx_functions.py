@@ -111,10 +111,12 @@ def _function(name, body, inputs, outputs, attrs, opset: int) -> onnx.FunctionPr
                                 [helper.make_opsetid("", opset)], attributes=list(attrs))
 
 
-def multilevel_roi_align_function(num_levels: int, opset: int) -> onnx.FunctionProto:
+def multilevel_roi_align_function(num_levels: int, opset: int, aligned: bool = False) -> onnx.FunctionProto:
     """Body: map each RoI to its level (FPN Eqn. 1, as torchvision's LevelMapper), then per level gather
-    its RoIs, RoiAlign them and scatter the result back into RoI order. Pools with aligned=False
-    (`output_half_pixel`), the semantics of torchvision's MultiScaleRoIAlign."""
+    its RoIs, RoiAlign them and scatter the result back into RoI order. aligned=False pools as
+    torchvision's MultiScaleRoIAlign (`output_half_pixel`), aligned=True as detectron2's ROIAlignV2
+    (`half_pixel`). RoiAlign's mode is a string, so it cannot reference the call's int `aligned`: the
+    body is made for the model's one value, and export writes the same value on every call node."""
     f, A = _Body(), onnx.AttributeProto
     features = [f"feature_{l}" for l in range(num_levels)]
     rois_shape = f("Shape", "rois")
@@ -143,7 +145,8 @@ def multilevel_roi_align_function(num_levels: int, opset: int) -> onnx.FunctionP
         scale = f("Gather", scales, f.const(l))
         rois_l = f("Mul", f("GatherND", flat, in_level), scale)  # RoiAlign below runs at spatial_scale 1
         pooled_l = f("RoiAlign", feature, rois_l, f("GatherND", image_of_roi, in_level), mode="avg",
-                     coordinate_transformation_mode="output_half_pixel", spatial_scale=1.0,
+                     coordinate_transformation_mode="half_pixel" if aligned else "output_half_pixel",
+                     spatial_scale=1.0,
                      refs=[("output_height", "output_size", A.INT), ("output_width", "output_size", A.INT),
                            ("sampling_ratio", "sampling_ratio", A.INT)])
         pooled = f("ScatterND", pooled, in_level, pooled_l)

@@ -12,7 +12,9 @@ import math
 import torch
 from torch import Tensor
 from torchvision.ops import batched_nms as tv_batched_nms
-from torchvision.ops.poolers import LevelMapper, _multiscale_roi_align
+from torchvision.ops.poolers import LevelMapper
+
+from ..model.detectron2_arch import multiscale_roi_align
 
 LEVEL_MAPPER_EPS = 1e-6  # torchvision's LevelMapper default
 
@@ -21,19 +23,18 @@ LEVEL_MAPPER_EPS = 1e-6  # torchvision's LevelMapper default
 def multilevel_roi_align(rois: Tensor, features: list[Tensor], output_size: int, sampling_ratio: int,
                          aligned: bool, spatial_scales: list[float], canonical_scale: int,
                          canonical_level: int) -> Tensor:
-    """RoIAlign of each RoI on its FPN level, as `torchvision.ops.MultiScaleRoIAlign`.
+    """RoIAlign of each RoI on its FPN level, as `torchvision.ops.MultiScaleRoIAlign` (aligned: with
+    RoIAlign's half-pixel shift, detectron2's ROIAlignV2).
 
     rois [B,R,4] x1,y1,x2,y2 in input pixels; features[l] [B,C,H_l,W_l] with stride 1/spatial_scales[l].
     Returns [B,R,C,S,S], S = output_size.
     """
-    if aligned:
-        raise NotImplementedError("torchvision's MultiScaleRoIAlign pools with aligned=False only")
     B, R, _ = rois.shape
     k_min = round(-math.log2(spatial_scales[0]))
     k_max = round(-math.log2(spatial_scales[-1]))
     mapper = LevelMapper(k_min, k_max, canonical_scale, canonical_level, LEVEL_MAPPER_EPS)
-    pooled = _multiscale_roi_align(list(features), list(rois.unbind(0)), (output_size, output_size),
-                                   sampling_ratio, list(spatial_scales), mapper)
+    pooled = multiscale_roi_align(list(features), list(rois.unbind(0)), output_size, sampling_ratio,
+                                  list(spatial_scales), mapper, aligned)
     return pooled.reshape(B, R, *pooled.shape[1:])
 
 

@@ -18,6 +18,9 @@ from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredic
 from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
+from .detectron2_arch import R50 as D2_R50, R101 as D2_R101
+from .detectron2_arch import detectron2_mask_rcnn_R_50_FPN, detectron2_mask_rcnn_R_101_FPN
+
 LIGHT_ARCH = "maskrcnn_mobilenet_v3_large_fpn_lite"
 
 
@@ -94,6 +97,10 @@ ARCHITECTURES: dict[str, Architecture] = {
                      "ResNet-50-FPN v2 (Li et al. 2021): BatchNorm in FPN and heads, 4-conv box head"),
         Architecture(LIGHT_ARCH, maskrcnn_mobilenet_v3_large_fpn_lite,
                      "MobileNetV3-Large FPN (strides 16-64), narrow heads: for CPUs and small Jetsons"),
+        Architecture(D2_R50, detectron2_mask_rcnn_R_50_FPN,
+                     "detectron2 mask_rcnn_R_50_FPN_{1x,3x}: its .pkl/.pth load, its conventions as options"),
+        Architecture(D2_R101, detectron2_mask_rcnn_R_101_FPN,
+                     "detectron2 mask_rcnn_R_101_FPN_3x: its .pkl/.pth load, its conventions as options"),
     )
 }
 
@@ -104,7 +111,7 @@ def build_model(arch: str, *, num_classes: int, **kwargs) -> MaskRCNN:
 
     if arch not in ARCHITECTURES:
         raise UserError(f"unknown architecture '{arch}': choose one of {', '.join(ARCHITECTURES)}")
-    if ARCHITECTURES[arch].build is not maskrcnn_mobilenet_v3_large_fpn_lite:
+    if ARCHITECTURES[arch].build in (maskrcnn_resnet50_fpn, maskrcnn_resnet50_fpn_v2):
         kwargs.update(weights=None, weights_backbone=None)
     model = ARCHITECTURES[arch].build(num_classes=num_classes, **kwargs)
     return model.eval()

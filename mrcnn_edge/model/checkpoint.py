@@ -9,6 +9,7 @@ torchvision's `references/detection/train.py` files).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import pickle
 import re
@@ -21,8 +22,9 @@ from torchvision.models.detection import MaskRCNN
 
 from ..errors import UserError
 from ..files import sha256_of
+from . import detectron2_checkpoint
 from .architectures import ARCHITECTURES, LIGHT_ARCH, build_model
-from .class_names import default_class_names
+from .class_names import UNUSED, coco_class_names, default_class_names
 
 FORMAT = "mrcnn-edge/1"
 # Keys that tell the architectures apart; each names a tensor only that architecture has.
@@ -139,10 +141,14 @@ def infer_arch(state_dict: dict) -> str:
 def read_checkpoint(path: str, arch: str | None = None, classes: list[str] | None = None) -> Checkpoint:
     """Read any supported checkpoint file; infers arch, class count and (where the file has none)
     class names. `classes` (background excluded) overrides the file's names."""
+    notes: list[str] = []
+    if path.endswith(".pkl"):  # detectron2's model zoo
+        return _detectron2_named(detectron2_checkpoint.read_detectron2_pkl(path, arch), classes, notes)
     obj = load_file(path)
     meta = obj if isinstance(obj, dict) and obj.get("format") == FORMAT else {}
-    notes: list[str] = []
     state = state_dict_of(obj, path, notes)
+    if detectron2_checkpoint.is_detectron2_state(state):  # detectron2's training output model_final.pth
+        return _detectron2_named(detectron2_checkpoint.detectron2_checkpoint(state, path, arch), classes, notes)
     found = meta.get("arch") or infer_arch(state)
     if arch and arch != found:
         raise UserError(f"{path} is a '{found}' checkpoint, not '{arch}': drop --arch or pass the right file")
@@ -154,6 +160,17 @@ def read_checkpoint(path: str, arch: str | None = None, classes: list[str] | Non
     return Checkpoint(arch=found, num_classes=num_classes, classes=names, state_dict=state,
                       input_size=tuple(size) if size else None, path=path, sha256=sha256_of(path),
                       extra=meta.get("extra", {}), notes=notes)
+
+
+def _detectron2_named(ckpt: Checkpoint, classes: list[str] | None, notes: list[str]) -> Checkpoint:
+    """detectron2 files carry no names. An 81-class one is detectron2's COCO layout: the 80 used
+    categories, contiguous, in COCO id order (its builtin_meta), so torchvision's names without N/A."""
+    if not classes and ckpt.num_classes == 81:
+        notes.append("class names: COCO's 80 (detectron2's contiguous COCO layout), from torchvision's metadata")
+        names = [n for n in coco_class_names() if n != UNUSED]
+    else:
+        names = _class_names(classes, ckpt.num_classes, ckpt.path, notes)
+    return dataclasses.replace(ckpt, classes=names, notes=notes)
 
 
 def _class_names(given, num_classes: int, path: str, notes: list[str]) -> list[str]:

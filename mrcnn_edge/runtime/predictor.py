@@ -26,6 +26,7 @@ class Predictor:
         self.class_names: list[str] = list(info["classes"])
         self.precision: str = info["precision"]
         self.backend_name: str = backend.name
+        self.paste: str = info.get("paste", "torchvision")  # older sidecars: torchvision's
 
     @classmethod
     def from_onnx(cls, path: str, threads: int | None = None, score_threshold: float = 0.0) -> "Predictor":
@@ -92,7 +93,7 @@ class Predictor:
         return self.backend.infer(images)
 
     def postprocess(self, raw: dict[str, np.ndarray], meta: Letterbox) -> Detections:
-        return to_detections(raw, meta, self.class_names, min_score=self.score_threshold)
+        return to_detections(raw, meta, self.class_names, min_score=self.score_threshold, paste=self.paste)
 
     def __call__(self, frame: np.ndarray, bgr: bool = False) -> Detections:
         images, meta = self.preprocess(frame, bgr)

@@ -1,0 +1,77 @@
+"""Session fixtures: the seeded detectron2 weights (weights.py) as files, and their exports."""
+import os
+
+import numpy as np
+import pytest
+
+REFERENCE = os.path.join(os.path.dirname(__file__), "reference.npz")
+
+
+@pytest.fixture(scope="session")
+def reference():
+    """key 'r{depth}/{H}x{W}/{photo}/{field}' -> detectron2's output (make_reference.py)."""
+    with np.load(REFERENCE) as f:
+        return {k: f[k] for k in f.files}
+
+
+@pytest.fixture(scope="session")
+def detectron2_state():
+    """depth -> the generated state dict (detectron2's keys, numpy arrays), made once per session."""
+    from .weights import make_weights
+
+    cache = {}
+
+    def get(depth: int) -> dict:
+        if depth not in cache:
+            cache[depth] = make_weights(depth)
+        return cache[depth]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def detectron2_pkl(tmp_path_factory, detectron2_state):
+    from .weights import write_pkl
+
+    root = tmp_path_factory.mktemp("detectron2")
+    cache = {}
+
+    def get(depth: int) -> str:
+        if depth not in cache:
+            cache[depth] = write_pkl(str(root / f"model_final_r{depth}.pkl"), detectron2_state(depth))
+        return cache[depth]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def detectron2_export(tmp_path_factory, detectron2_pkl):
+    """(depth, size, surgery) -> model.onnx (or model.trt.onnx), exported once per session."""
+    from mrcnn_edge.export.onnx_export import export_onnx
+    from mrcnn_edge.surgery.surgeon import surgeon
+
+    root = tmp_path_factory.mktemp("detectron2_exports")
+    cache = {}
+
+    def get(depth: int, size: tuple[int, int], plugins: bool = False) -> str:
+        if (depth, size) not in cache:
+            out = str(root / f"r{depth}_{size[0]}x{size[1]}.onnx")
+            cache[depth, size] = export_onnx(detectron2_pkl(depth), out, size, progress=False).path
+        path = cache[depth, size]
+        if plugins and not os.path.isfile(path.removesuffix(".onnx") + ".trt.onnx"):
+            surgeon(path)
+        return path.removesuffix(".onnx") + ".trt.onnx" if plugins else path
+
+    return get
+
+
+def reference_detections(reference, depth, size, photo):
+    """detectron2's (boxes, scores, classes, masks bool [N,H,W]) for one frame."""
+    import json
+
+    from pycocotools import mask as mask_util
+
+    key = f"r{depth}/{size[0]}x{size[1]}/{photo}"
+    counts = json.loads(reference[f"{key}/rle"].tobytes().decode())
+    masks = mask_util.decode([{"size": list(size), "counts": c} for c in counts]).transpose(2, 0, 1).astype(bool)
+    return reference[f"{key}/boxes"], reference[f"{key}/scores"], reference[f"{key}/classes"], masks

@@ -1,0 +1,166 @@
+"""Seeded detectron2 Mask R-CNN weights in detectron2's own key layout, made without detectron2.
+
+`make_weights(depth)` walks a table of detectron2's key names and shapes (`key_table`) with one numpy RNG,
+so CI rebuilds the exact file the detectron2 reference (`make_reference.py`) was computed from.
+
+Random weights need care to make a meaningful oracle:
+- FrozenBN statistics: with unit statistics, 50-100 layers of random convs make features explode or
+  vanish and the RPN proposes nothing. Each FrozenBN's mean and variance is set once from its own input
+  on a real photo, in layer order (forward pre-hooks on our torchvision assembly of the same keys, whose
+  conventions are detectron2's), then rounded to 3 significant digits so a last-bit difference between
+  CPUs' convolutions cannot change the file.
+- The mask predictor is drawn with std 0.05: detectron2's init (0.001) puts nearly every mask
+  probability at 0.5, the paste threshold; 0.05 spreads them without saturating.
+- The classifier is drawn wide enough that the 4 classes' scores are untied.
+"""
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+
+SEED = 20261201
+NUM_CLASSES = 4  # foreground classes, detectron2's ROI_HEADS.NUM_CLASSES
+STAGE_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
+STAGE_WIDTHS = (64, 128, 256, 512)  # bottleneck widths of res2..res5; outputs are 4x
+NORM = ("weight", "bias", "running_mean", "running_var")
+
+
+def key_table(depth: int) -> list[tuple[str, tuple[int, ...]]]:
+    """(detectron2 key, shape) of mask_rcnn_R_{depth}_FPN with NUM_CLASSES, in detectron2's module order."""
+    t = [("backbone.bottom_up.stem.conv1.weight", (64, 3, 7, 7))]
+    t += [(f"backbone.bottom_up.stem.conv1.norm.{n}", (64,)) for n in NORM]
+    in_ch = 64
+    for stage, (blocks, width) in enumerate(zip(STAGE_BLOCKS[depth], STAGE_WIDTHS), start=2):
+        out_ch = width * 4
+        for b in range(blocks):
+            p = f"backbone.bottom_up.res{stage}.{b}"
+            if b == 0:
+                t += [(f"{p}.shortcut.weight", (out_ch, in_ch, 1, 1))]
+                t += [(f"{p}.shortcut.norm.{n}", (out_ch,)) for n in NORM]
+            for c, shape in ((1, (width, in_ch if b == 0 else out_ch, 1, 1)), (2, (width, width, 3, 3)),
+                             (3, (out_ch, width, 1, 1))):
+                t += [(f"{p}.conv{c}.weight", shape)] + [(f"{p}.conv{c}.norm.{n}", (shape[0],)) for n in NORM]
+        in_ch = out_ch
+    for level, ch in zip((2, 3, 4, 5), (256, 512, 1024, 2048)):
+        t += [(f"backbone.fpn_lateral{level}.weight", (256, ch, 1, 1)), (f"backbone.fpn_lateral{level}.bias", (256,)),
+              (f"backbone.fpn_output{level}.weight", (256, 256, 3, 3)), (f"backbone.fpn_output{level}.bias", (256,))]
+    r = "proposal_generator.rpn_head"
+    t += [(f"{r}.conv.weight", (256, 256, 3, 3)), (f"{r}.conv.bias", (256,)),
+          (f"{r}.objectness_logits.weight", (3, 256, 1, 1)), (f"{r}.objectness_logits.bias", (3,)),
+          (f"{r}.anchor_deltas.weight", (12, 256, 1, 1)), (f"{r}.anchor_deltas.bias", (12,))]
+    t += [("roi_heads.box_head.fc1.weight", (1024, 256 * 7 * 7)), ("roi_heads.box_head.fc1.bias", (1024,)),
+          ("roi_heads.box_head.fc2.weight", (1024, 1024)), ("roi_heads.box_head.fc2.bias", (1024,)),
+          ("roi_heads.box_predictor.cls_score.weight", (NUM_CLASSES + 1, 1024)),
+          ("roi_heads.box_predictor.cls_score.bias", (NUM_CLASSES + 1,)),
+          ("roi_heads.box_predictor.bbox_pred.weight", (NUM_CLASSES * 4, 1024)),
+          ("roi_heads.box_predictor.bbox_pred.bias", (NUM_CLASSES * 4,))]
+    for i in range(1, 5):
+        t += [(f"roi_heads.mask_head.mask_fcn{i}.weight", (256, 256, 3, 3)), (f"roi_heads.mask_head.mask_fcn{i}.bias", (256,))]
+    t += [("roi_heads.mask_head.deconv.weight", (256, 256, 2, 2)), ("roi_heads.mask_head.deconv.bias", (256,)),
+          ("roi_heads.mask_head.predictor.weight", (NUM_CLASSES, 256, 1, 1)),
+          ("roi_heads.mask_head.predictor.bias", (NUM_CLASSES,))]
+    return t
+
+
+def _std(key: str, shape) -> float:
+    """Init scale per key: He for ReLU convs and FCs, unit gain for linear outputs, the special cases."""
+    fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+    if "mask_head.predictor" in key:
+        return 0.05
+    # the residual sums leave res2..res5 at std ~2..4 on the photo: the FPN keeps that at ~2, and the
+    # linear outputs are scaled for logits of std ~1 and box deltas of ~0.1
+    if "fpn_" in key:
+        return 0.3 / np.sqrt(fan_in)
+    if "anchor_deltas" in key or "bbox_pred" in key:
+        return 0.05 / np.sqrt(fan_in)
+    if "objectness_logits" in key:
+        return 1.0 / np.sqrt(fan_in)
+    if "cls_score" in key:
+        return 0.5 / np.sqrt(fan_in)
+    if "deconv" in key:
+        return np.sqrt(2.0 / (shape[0] * 4))
+    return np.sqrt(2.0 / fan_in)
+
+
+def draw(depth: int, seed: int = SEED) -> dict[str, np.ndarray]:
+    """Every weight of the table, FrozenBN statistics still at unit (set by `make_weights`)."""
+    rng = np.random.default_rng(seed + depth)
+    state = {}
+    for key, shape in key_table(depth):
+        leaf = key.rsplit(".", 1)[1]
+        if key.endswith("conv3.norm.weight"):  # each residual branch adds ~1/blocks of variance
+            blocks = STAGE_BLOCKS[depth][int(key.split(".res")[1][0]) - 2]
+            v = rng.uniform(0.5, 1.0, shape) / np.sqrt(blocks)
+        elif key.endswith("norm.weight"):
+            v = rng.uniform(0.5, 1.0, shape)
+        elif key.endswith("norm.bias"):
+            v = rng.normal(0.0, 0.2, shape)
+        elif leaf == "running_mean":
+            v = np.zeros(shape)
+        elif leaf == "running_var":
+            v = np.ones(shape)
+        elif leaf == "bias":
+            v = rng.normal(0.0, 0.1, shape)
+        else:
+            v = rng.normal(0.0, _std(key, shape), shape)
+        state[key] = v.astype(np.float32)
+    return state
+
+
+def photo_for_statistics() -> np.ndarray:
+    """RGB uint8: scikit-image's cat (chelsea), not one of the reference frames."""
+    from skimage import data
+
+    return data.chelsea()
+
+
+def set_frozen_bn_statistics(state: dict[str, np.ndarray], photo_rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """Each FrozenBN's running mean/var := its input's per-channel mean/var on photo_rgb, in layer order."""
+    import torch
+    from torchvision.ops.misc import FrozenBatchNorm2d
+
+    from mrcnn_edge.model.architectures import build_model
+    from mrcnn_edge.model.detectron2_checkpoint import _rename, infer_detectron2_arch, num_classes_of, to_torchvision
+
+    model = build_model(infer_detectron2_arch(state), num_classes=num_classes_of(state))
+    model.load_state_dict(to_torchvision(state, "<generated>"))
+    ours_to_d2 = {_rename(k): k for k in state}
+    names = {m: n for n, m in model.backbone.body.named_modules()}
+
+    def set_statistics(module, inputs):
+        x = inputs[0].double()
+        prefix = f"backbone.body.{names[module]}"
+        for stat, value in (("running_mean", x.mean((0, 2, 3))), ("running_var", x.var((0, 2, 3)))):
+            rounded = np.array([float(f"{v:.3g}") for v in value.tolist()], np.float32)
+            getattr(module, stat).copy_(torch.from_numpy(rounded))
+            state[ours_to_d2[f"{prefix}.{stat}"]] = rounded
+
+    hooks = [m.register_forward_pre_hook(set_statistics) for m in names if isinstance(m, FrozenBatchNorm2d)]
+    image = torch.from_numpy(photo_rgb[:, :, ::-1].copy()).permute(2, 0, 1).float()[None]  # BGR, 0..255
+    mean = torch.tensor([103.530, 116.280, 123.675]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        model.backbone.body(image - mean)
+    for h in hooks:
+        h.remove()
+    return state
+
+
+def make_weights(depth: int, seed: int = SEED) -> dict[str, np.ndarray]:
+    return set_frozen_bn_statistics(draw(depth, seed), photo_for_statistics())
+
+
+def write_pkl(path: str, state: dict[str, np.ndarray]) -> str:
+    """As detectron2's model zoo ships them."""
+    with open(path, "wb") as f:
+        pickle.dump({"model": state, "__author__": "mrcnn-edge tests", "matching_heuristics": False}, f)
+    return path
+
+
+def write_pth(path: str, state: dict[str, np.ndarray]) -> str:
+    """As detectron2's training loop saves them (DetectionCheckpointer: model, optimizer, scheduler, iteration)."""
+    import torch
+
+    torch.save({"model": {k: torch.from_numpy(v) for k, v in state.items()}, "optimizer": {"state": {}},
+                "scheduler": {"last_epoch": 0}, "iteration": 0}, path)
+    return path
