@@ -5,7 +5,9 @@ the torchvision model and repeats torchvision's inference step by step (rpn.filt
 roi_heads.postprocess_detections, maskrcnn_inference). What differs is only the shape discipline:
 the input size is fixed, there is no resize (the runtime letterboxes frames), and every selection
 that torchvision makes by dropping rows is made by scoring rows out and padding to a fixed count.
-The data-dependent steps live inside the two regions of `regions.py`.
+The data-dependent steps live inside the two regions of `regions.py`. Where a model family departs from
+torchvision's forward (detectron2's input, minimum box sizes, RoIAlign `aligned`), the model's
+`conventions` (model/conventions.py) say so, and this forward follows them.
 """
 from __future__ import annotations
 
