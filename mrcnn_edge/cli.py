@@ -189,7 +189,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX (fixed input size) with its sidecar JSON")
     p.add_argument("--arch", default=None, help="architecture; default: what the checkpoint says")
-    p.add_argument("--weights", default=None, help="checkpoint (.pth, .pt or .safetensors); default: the shipped model")
+    p.add_argument("--weights", default=None, help="checkpoint (.pth, .pt, .safetensors, or detectron2 .pkl/.pth); default: the shipped model")
     p.add_argument("--classes", default=None, help="class names, background excluded: a file with one name a "
                    "line, or a,b,c; default: the checkpoint's own, COCO's for a 91-class model, else class_N")
     p.add_argument("--size", type=_size, default=None,

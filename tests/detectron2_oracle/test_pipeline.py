@@ -1,6 +1,7 @@
 """The rest of the pipeline on a detectron2 checkpoint, unchanged: fp16 and int8 (of model.onnx and of
 model.trt.onnx), `run` over an image folder and `bench`, on the R-50 export the parity tests made."""
 import json
+import os
 
 import cv2
 import numpy as np
@@ -73,3 +74,28 @@ def test_run_and_bench(detectron2_export, tmp_path):
     assert len(lines) == 2
     bench_result = bench(model, warmup=1, iterations=2, out_dir=str(tmp_path / "bench"))
     assert bench_result.throughput_fps > 0 and tuple(bench_result.input_size) == SIZE
+
+
+@pytest.mark.slow
+def test_build_int8_from_the_pkl_and_check_every_graph(detectron2_pkl, tmp_path, capsys):
+    """The issue's command: `build --weights model_final.pkl --precision int8` (calibrating inline on the
+    user's photos), then `check` passes on every graph it handed to TensorRT's side of the chain, for
+    each release the rules know."""
+    from mrcnn_edge.check.rules import RELEASES
+    from mrcnn_edge.cli import main
+
+    photos = _write_frames(tmp_path / "photos")
+    out = tmp_path / "out"
+    rc = main(["build", "--weights", detectron2_pkl(50), "--size", "320x320", "--precision", "int8",
+               "--calib-source", photos, "--calib-images", "2", "--out-dir", str(out)])
+    printed = capsys.readouterr()
+    assert rc == 0, printed.err
+    assert printed.out.startswith(f"TensorRT not found: built the CPU int8 model {out}/model_final_r50.int8.onnx")
+    graphs = sorted(str(p) for p in out.glob("*.trt.onnx"))
+    assert [os.path.basename(g) for g in graphs] == ["model_final_r50.int8.trt.onnx", "model_final_r50.trt.onnx"]
+    for graph in graphs:
+        for release in RELEASES:
+            assert main(["check", graph, "--tensorrt", release]) == 0, capsys.readouterr().out
+    assert read_sidecar(str(out / "model_final_r50.int8.onnx"))["paste"] == "detectron2"
+    detections = Predictor.from_path(str(out / "model_final_r50.int8.onnx"))(next(iter(frames(SIZE).values())))
+    assert len(detections.scores) > 0
