@@ -118,3 +118,18 @@ def test_pkl_written_by_numpy_1_loads(tmp_path, detectron2_state):
     path.write_bytes(data.replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n"))
     ckpt = read_checkpoint(str(path))
     assert ckpt.arch == "detectron2_mask_rcnn_R_50_FPN" and len(ckpt.state_dict) == len(state)
+
+
+def test_an_81_class_detectron2_model_takes_cocos_80_names():
+    """detectron2's COCO models have 80 contiguous classes + background: COCO's names in id order without
+    torchvision's N/A slots (checked by hand against detectron2's builtin_meta COCO_CATEGORIES at 02b5c4e:
+    the same 80 names in the same order)."""
+    import torch
+
+    from mrcnn_edge.model.checkpoint import Checkpoint, _detectron2_named
+
+    ckpt = Checkpoint(arch="detectron2_mask_rcnn_R_50_FPN", num_classes=81, classes=[], state_dict={"w": torch.zeros(1)})
+    named = _detectron2_named(ckpt, None, [])
+    assert len(named.classes) == 80 and named.classes[:3] == ["person", "bicycle", "car"]
+    assert named.classes[-1] == "toothbrush" and "N/A" not in named.classes and "COCO" in named.notes[0]
+    assert _detectron2_named(ckpt, ["a"] * 80, []).classes == ["a"] * 80  # --classes wins
