@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export_vs_eager import RESULTS, build_case, machine, time_case  # noqa: E402
+from export_vs_eager import build_case, machine, time_case, write_results  # noqa: E402
 
 from mrcnn_edge.data.synthetic import VAL, sample  # noqa: E402
 from mrcnn_edge.export.onnx_export import OPSET, export_model, sidecar_info  # noqa: E402
@@ -212,12 +212,7 @@ def main() -> None:
     report = {"machine": machine(), "isa": isa(), "versions": versions(), "iterations": args.iterations,
               "warmup": args.warmup, "cases": [run_case(name, args) for name in args.cases]}
     report["machine"]["uptime"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, f"{args.out}.json"), "w") as f:
-        json.dump(report, f, indent=2)
-    with open(os.path.join(RESULTS, f"{args.out}.md"), "w") as f:
-        f.write(markdown(report))
-    print(markdown(report))
+    write_results(report, args.out, markdown)
 
 
 if __name__ == "__main__":

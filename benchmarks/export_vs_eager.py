@@ -200,6 +200,16 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_results(report: dict, name: str, markdown_of) -> None:
+    """results/<name>.json and results/<name>.md (markdown_of(report)), and the table on stdout."""
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, f"{name}.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    with open(os.path.join(RESULTS, f"{name}.md"), "w") as f:
+        f.write(markdown_of(report))
+    print(markdown_of(report))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
@@ -223,12 +233,7 @@ def main() -> None:
         args.light_checkpoint = default_checkpoint() if "light@512" in args.cases else ""
     report = {"machine": machine(), "iterations": args.iterations, "warmup": args.warmup,
               "cases": [run_case(name, args) for name in args.cases]}
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, f"{args.out}.json"), "w") as f:
-        json.dump(report, f, indent=2)
-    with open(os.path.join(RESULTS, f"{args.out}.md"), "w") as f:
-        f.write(markdown(report))
-    print(markdown(report))
+    write_results(report, args.out, markdown)
 
 
 if __name__ == "__main__":
