@@ -79,8 +79,8 @@ def test_a_users_checkpoint_through_weights(tmp_path, monkeypatch):
 def test_bad_arguments_are_one_line_errors(tmp_path):
     with pytest.raises(UserError, match="not both"):
         build_chain("fp16", weights="a.pth", model="a.onnx")
-    with pytest.raises(UserError, match="unknown precision 'bf16'"):
-        build_chain("bf16")
+    with pytest.raises(UserError, match="unknown precision 'fp8'"):
+        build_chain("fp8")
     with pytest.raises(UserError, match="checkpoint not found"):
         build_chain("fp16", weights=str(tmp_path / "none.pth"))
 

@@ -76,7 +76,7 @@ def test_pth_and_its_onnx_give_the_same_ap(coco_set, shipped_checkpoint, exporte
     onnx = exported_model("shipped", (512, 512))
     out = tmp_path / "ap.json"
     rc = main(["eval", "--data", annotations, "--images", images, "--model", shipped_checkpoint, onnx,
-               "--json", str(out)])
+               "--json", str(out), "--backend", "onnxruntime"])
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     rows = json.loads(out.read_text())

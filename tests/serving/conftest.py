@@ -2,7 +2,7 @@
 light model at 320x320 through the `python` kind of export-triton: started once per session."""
 import pytest
 
-from triton_helpers import SIZE, THREADS, free_ports, require_tritonserver, write_repository
+from triton_helpers import LOCAL_BACKEND, SIZE, THREADS, free_ports, require_tritonserver, write_repository
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +32,7 @@ def triton_server(light_models, tmp_path_factory):
 def local_light(light_models):
     from mrcnn_edge.runtime.predictor import Predictor
 
-    return Predictor.from_path(light_models[0], threads=THREADS)
+    return Predictor.from_path(light_models[0], threads=THREADS, backend=LOCAL_BACKEND)
 
 
 @pytest.fixture(scope="session")

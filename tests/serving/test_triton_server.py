@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from triton_helpers import THREADS, free_ports, grpc_url, http_url, require_tritonserver, write_repository
+from triton_helpers import LOCAL_BACKEND, THREADS, free_ports, grpc_url, http_url, require_tritonserver, write_repository
 from mrcnn_edge.errors import UserError
 from mrcnn_edge.runtime.predictor import Predictor
 
@@ -42,7 +42,7 @@ def test_run_on_a_video_gives_the_local_jsonl(triton_server, light_models, video
     from mrcnn_edge.cli import main
     from mrcnn_edge.runtime.run import run_stream
 
-    local = Predictor.from_path(light_models[0], threads=THREADS, score_threshold=0.3)
+    local = Predictor.from_path(light_models[0], threads=THREADS, score_threshold=0.3, backend=LOCAL_BACKEND)
     run_stream(local, video, jsonl=str(tmp_path / "local.jsonl"), live_line=False)
     assert main(["run", "--model", grpc_url(triton_server), "--source", video, "--jsonl",
                  str(tmp_path / "triton.jsonl"), "--score-threshold", "0.3"]) == 0
@@ -81,7 +81,7 @@ def test_dynamic_batching_merges_concurrent_requests(triton_server, light_models
     image alone within 1e-4: tests/export/test_dynamic_batch.py)."""
     import tritonclient.grpc as grpcclient
 
-    local = Predictor.from_path(light_models[1], threads=THREADS)
+    local = Predictor.from_path(light_models[1], threads=THREADS, backend=LOCAL_BACKEND)
     images = [local.preprocess(f)[0] for f in frames]
     expected = [local.infer(i) for i in images]
     predictors = [Predictor.from_path(grpc_url(triton_server, "light_b")) for _ in range(4)]
@@ -147,7 +147,7 @@ def test_bench_and_eval_take_a_triton_model(triton_server, light_models, tmp_pat
 
     result = bench(grpc_url(triton_server), iterations=3, warmup=1, out_dir=str(tmp_path))
     assert result.backend.startswith("triton grpc") and result.iterations == 3
-    (_, _, local), (label, _, remote) = evaluate_artifacts([light_models[0], grpc_url(triton_server)], 3)
+    (_, _, local), (label, _, remote) = evaluate_artifacts([light_models[0], grpc_url(triton_server)], 3, backend=LOCAL_BACKEND)
     assert label == "triton grpc %s/light fp32" % triton_server.endpoints["grpc"]
     assert remote == local and local.box_ap > 0.3
 

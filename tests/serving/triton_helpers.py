@@ -5,6 +5,9 @@ import pytest
 
 SIZE = (320, 320)
 THREADS = 2  # ONNX Runtime threads on both sides: the test machine has 2 cores
+# The server's Python backend runs ONNX Runtime, so "local" is ONNX Runtime too (auto would take OpenVINO,
+# whose float sums round differently in the last bits)
+LOCAL_BACKEND = "onnxruntime"
 
 
 def free_ports(n):
