@@ -28,22 +28,10 @@ from mrcnn_edge.engine.triton import export_triton
 from mrcnn_edge.export.onnx_export import export_onnx
 from mrcnn_edge.model.zoo import default_checkpoint
 from mrcnn_edge.runtime.predictor import Predictor
-from mrcnn_edge.runtime.serve import TritonServer
+from mrcnn_edge.runtime.serve import TritonServer, free_ports
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STREAMS = (1, 2, 4, 8)
-
-
-def free_ports(n: int) -> list[int]:
-    import socket
-
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def load(make_predictor, images: list, streams: int, requests: int) -> dict:

@@ -46,6 +46,20 @@ class Tritonserver:
             if self.wheel_root else None
 
 
+def free_ports(n: int) -> list[int]:
+    """n TCP ports free on 127.0.0.1 now, for a TritonServer started by a test or benchmark (all bound at
+    once, so the n differ)."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
 def find_tritonserver() -> Tritonserver:
     """nvidia-pytriton's binary, else $TRITONSERVER, else tritonserver on PATH; one line when none."""
     spec = importlib.util.find_spec("pytriton")  # finds the package without importing it (its deps are absent)

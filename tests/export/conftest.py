@@ -38,6 +38,15 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     return np.logical_and(a, b).sum() / union if union else 1.0  # two empty masks agree
 
 
+def matched_mask_iou(a, b) -> float:
+    """Mean mask IoU of each detection in `a` with the best same-class detection in `b`."""
+    ious = []
+    for mask, cls in zip(a.masks, a.classes):
+        same = [m for m, c in zip(b.masks, b.classes) if c == cls]
+        ious.append(max(((mask & m).sum() / max(1, (mask | m).sum()) for m in same), default=0.0))
+    return float(np.mean(ious)) if ious else 1.0
+
+
 def assert_parity(eager, detections, min_score=0.05, min_box_iou=0.99, min_mask_iou=0.98, where=""):
     """Every eager detection scoring >= min_score has a counterpart of the same class with box IoU >=
     min_box_iou and mask IoU >= min_mask_iou; the counts agree. Near-tied scores may come out in another

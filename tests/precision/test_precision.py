@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 
+from export.conftest import matched_mask_iou
 from mrcnn_edge.data.synthetic import VAL, sample
 from mrcnn_edge.errors import UserError
 from mrcnn_edge.precision.calibrate import calibrate, read_cache
@@ -33,15 +34,6 @@ def _detections(path, n=3):
     return [predictor(sample(VAL, i)[0]) for i in range(n)]
 
 
-def _matched_iou(a, b) -> float:
-    """Mean mask IoU of each detection in `a` with the best same-class detection in `b`."""
-    ious = []
-    for mask, cls in zip(a.masks, a.classes):
-        same = [m for m, c in zip(b.masks, b.classes) if c == cls]
-        ious.append(max(((mask & m).sum() / max(1, (mask | m).sum()) for m in same), default=0.0))
-    return float(np.mean(ious)) if ious else 1.0
-
-
 @pytest.mark.parametrize("precision", ["fp16", "int8"])
 def test_precision_runs_end_to_end_and_stays_close(model_onnx, minmax_cache, precision, tmp_path):
     out = str(tmp_path / f"model.{precision}.onnx")
@@ -52,7 +44,7 @@ def test_precision_runs_end_to_end_and_stays_close(model_onnx, minmax_cache, pre
     for ref, got in zip(reference, converted):
         assert got.masks.shape[1:] == (VAL.height, VAL.width)  # pasted into the frame
         if len(ref):
-            assert _matched_iou(ref, got) > (0.95 if precision == "fp16" else 0.7)
+            assert matched_mask_iou(ref, got) > (0.95 if precision == "fp16" else 0.7)
 
 
 def test_int8_of_the_tensorrt_graph_keeps_plugin_nodes(model_onnx, minmax_cache, tmp_path):

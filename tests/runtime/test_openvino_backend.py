@@ -6,6 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
+from export.conftest import matched_mask_iou
 from mrcnn_edge.cli import main
 from mrcnn_edge.data.synthetic import VAL, sample
 from mrcnn_edge.errors import UserError
@@ -30,15 +31,6 @@ def _own_copy(model_onnx, folder) -> str:
     return path
 
 
-def _matched_iou(a, b) -> float:
-    """Mean mask IoU of each detection in `a` with the best same-class detection in `b`."""
-    ious = []
-    for mask, cls in zip(a.masks, a.classes):
-        same = [m for m, c in zip(b.masks, b.classes) if c == cls]
-        ious.append(max(((mask & m).sum() / max(1, (mask | m).sum()) for m in same), default=0.0))
-    return float(np.mean(ious)) if ious else 1.0
-
-
 def _close_to_fp32(model_onnx, path, bar, precision):
     reference = Predictor.from_path(model_onnx, score_threshold=0.5, backend="onnxruntime")
     converted = Predictor.from_path(path, score_threshold=0.5, backend="openvino")
@@ -48,7 +40,7 @@ def _close_to_fp32(model_onnx, path, bar, precision):
         ref, got = reference(sample(VAL, i)[0]), converted(sample(VAL, i)[0])
         assert got.masks.shape[1:] == (VAL.height, VAL.width)
         compared += len(ref)
-        assert _matched_iou(ref, got) > bar
+        assert matched_mask_iou(ref, got) > bar
     assert compared > 0
     return converted
 

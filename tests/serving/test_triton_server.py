@@ -171,6 +171,13 @@ def _ready_lines(serve):
     return lines
 
 
+def _serve(repo):
+    """`mrcnn-edge serve` on free ports: (its process, the gRPC port)."""
+    http, grpc, metrics = free_ports(3)
+    return _cli("serve", "--repository", repo, "--http-port", str(http), "--grpc-port", str(grpc),
+                "--metrics-port", str(metrics)), grpc
+
+
 def test_serve_then_a_server_killed_mid_stream_gives_one_line(light_models, tmp_path):
     """Its own server, from `mrcnn-edge serve`: `run` streams through it until the server is killed; both
     commands then exit non-zero with one line, and the JSONL written so far is intact."""
@@ -178,9 +185,7 @@ def test_serve_then_a_server_killed_mid_stream_gives_one_line(light_models, tmp_
 
     require_tritonserver()
     repo = write_repository(tmp_path / "repo", light_models[0], None)
-    http, grpc, metrics = free_ports(3)
-    serve = _cli("serve", "--repository", repo, "--http-port", str(http), "--grpc-port", str(grpc),
-                 "--metrics-port", str(metrics))
+    serve, grpc = _serve(repo)
     try:
         lines = _ready_lines(serve)
         assert lines[0].startswith(f"Triton ready on {repo}") and f"gRPC     127.0.0.1:{grpc}" in lines[2], lines
@@ -211,9 +216,7 @@ def test_serve_then_a_server_killed_mid_stream_gives_one_line(light_models, tmp_
 def test_serve_stops_cleanly_on_sigterm(light_models, tmp_path):
     require_tritonserver()
     repo = write_repository(tmp_path / "repo", light_models[0], None)
-    http, grpc, metrics = free_ports(3)
-    serve = _cli("serve", "--repository", repo, "--http-port", str(http), "--grpc-port", str(grpc),
-                 "--metrics-port", str(metrics))
+    serve, _ = _serve(repo)
     try:
         assert _ready_lines(serve)[0].startswith("Triton ready")
         (tritonserver,) = _children(serve.pid)

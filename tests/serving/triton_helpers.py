@@ -1,23 +1,13 @@
 """Helpers of the Triton server tests (a module, so both conftest and the tests import them)."""
-import socket
-
 import pytest
+
+from mrcnn_edge.runtime.serve import free_ports  # noqa: F401 (the tests import it from here)
 
 SIZE = (320, 320)
 THREADS = 2  # ONNX Runtime threads on both sides: the test machine has 2 cores
 # The server's Python backend runs ONNX Runtime, so "local" is ONNX Runtime too (auto would take OpenVINO,
 # whose float sums round differently in the last bits)
 LOCAL_BACKEND = "onnxruntime"
-
-
-def free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def require_tritonserver():
