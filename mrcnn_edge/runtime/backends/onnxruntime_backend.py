@@ -32,6 +32,14 @@ def stale_caches(model_path: str, suffix: str) -> list[str]:
     return glob.glob(f"{glob.escape(os.path.splitext(model_path)[0])}.{'[0-9a-f]' * 12}{suffix}")
 
 
+def require_contract(path: str, input_is_uint8: bool, outputs) -> None:
+    """A UserError unless the graph has the contract's uint8 input and all its outputs (both CPU backends)."""
+    missing = [n for n in OUTPUTS if n not in outputs]
+    if not input_is_uint8 or missing:
+        raise UserError(f"{path} is not an mrcnn-edge model: it needs a uint8 input '{INPUT}' and outputs "
+                        f"{', '.join(OUTPUTS)}" + (f" (missing {', '.join(missing)})" if missing else ""))
+
+
 def optimized_path(model_path: str) -> str:
     """Where the optimised graph is cached: next to the model, keyed by `cache_key`."""
     return f"{os.path.splitext(model_path)[0]}.{cache_key(model_path, PASSES)}.ort_opt.onnx"
@@ -98,11 +106,8 @@ class OnnxRuntimeBackend:
 
     def _check_contract(self, path: str) -> None:
         inputs = {i.name: i for i in self.session.get_inputs()}
-        outputs = {o.name for o in self.session.get_outputs()}
-        missing = [n for n in OUTPUTS if n not in outputs]
-        if INPUT not in inputs or inputs[INPUT].type != "tensor(uint8)" or missing:
-            raise UserError(f"{path} is not an mrcnn-edge model: it needs a uint8 input '{INPUT}' and outputs "
-                            f"{', '.join(OUTPUTS)}" + (f" (missing {', '.join(missing)})" if missing else ""))
+        require_contract(path, INPUT in inputs and inputs[INPUT].type == "tensor(uint8)",
+                         {o.name for o in self.session.get_outputs()})
         self.input_shape = inputs[INPUT].shape
 
     def infer(self, images: np.ndarray) -> dict[str, np.ndarray]:

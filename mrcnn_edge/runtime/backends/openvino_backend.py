@@ -23,7 +23,7 @@ from ...sidecar import read_sidecar
 from ..preprocess import check_images
 from . import note
 from .mask_rows import pad_mask_rows, trim_mask_rows
-from .onnxruntime_backend import INPUT, OUTPUTS, cache_key, stale_caches
+from .onnxruntime_backend import INPUT, OUTPUTS, cache_key, require_contract, stale_caches
 
 PASSES = "trim_mask_rows,inline_local_functions"  # applied to the graph before OpenVINO compiles it
 DEFAULT_DEVICE = "CPU"
@@ -122,10 +122,8 @@ class OpenVINOBackend:
         from onnx import TensorProto
 
         inputs = {i.name: i for i in graph.input}
-        missing = [n for n in OUTPUTS if n not in {o.name for o in graph.output}]
-        if INPUT not in inputs or inputs[INPUT].type.tensor_type.elem_type != TensorProto.UINT8 or missing:
-            raise UserError(f"{path} is not an mrcnn-edge model: it needs a uint8 input '{INPUT}' and outputs "
-                            f"{', '.join(OUTPUTS)}" + (f" (missing {', '.join(missing)})" if missing else ""))
+        require_contract(path, INPUT in inputs and inputs[INPUT].type.tensor_type.elem_type == TensorProto.UINT8,
+                         {o.name for o in graph.output})
         dims = inputs[INPUT].type.tensor_type.shape.dim
         self.input_shape = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "B") for d in dims]
 
