@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 
 
 def sha256_of(path: str) -> str:
@@ -11,3 +13,15 @@ def sha256_of(path: str) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def link_or_copy(src: str, dst: str) -> bool:
+    """dst becomes src's content: a hard link where the file system allows (True), else a copy (False)."""
+    if os.path.lexists(dst):
+        os.remove(dst)
+    try:
+        os.link(src, dst)
+        return True
+    except OSError:  # another file system, or one without hard links
+        shutil.copyfile(src, dst)
+        return False

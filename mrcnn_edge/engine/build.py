@@ -3,14 +3,13 @@ engine where TensorRT is installed; elsewhere the ONNX Runtime model of the prec
 (CPU_ARTIFACTS), with one line saying so (never a crash, never a fake engine)."""
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import time
 from dataclasses import dataclass
 
 from ..errors import UserError
-from ..sidecar import read_sidecar, sidecar_path
+from ..files import link_or_copy
+from ..sidecar import read_sidecar, sidecar_path, write_sidecar
 from .metadata import PRECISIONS, check_contract, import_tensorrt, onnx_io
 from .result import BuildResult, model_stem
 
@@ -53,25 +52,6 @@ def tensorrt_graph(onnx_path: str, precision: str) -> str:
     return onnx_path
 
 
-def _link(src: str, dst: str) -> None:
-    """dst becomes src's content: a hard link where the file system allows, else a copy."""
-    if os.path.exists(dst):
-        os.remove(dst)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
-
-
-def _quantize_int8(onnx_in: str, onnx_out: str, calibration: str | None) -> None:
-    """The one place `build` calls the precision stage. calibration: the cache of `mrcnn-edge calibrate`
-    (default: its entropy cache next to the model)."""
-    from ..precision.int8 import quantize_int8
-
-    cache = calibration or f"{os.path.splitext(onnx_in)[0]}.calib.entropy.json"
-    quantize_int8(onnx_in, onnx_out, cache, target="onnxruntime")
-
-
 def onnxruntime_build(onnx_path: str, precision: str, out_dir: str, calibration: str | None) -> BuildResult:
     """Without TensorRT: the ONNX Runtime model of `precision`, from the fp32 export model.onnx."""
     start = time.perf_counter()
@@ -84,16 +64,14 @@ def onnxruntime_build(onnx_path: str, precision: str, out_dir: str, calibration:
     out = os.path.join(out_dir, f"{model_stem(onnx_path)}.{built}.onnx")
     if os.path.abspath(out) == os.path.abspath(onnx_path):
         raise UserError(f"{out} would overwrite its own source: export to model.onnx, or pass another --out-dir")
-    if built == "int8":
-        _quantize_int8(onnx_path, out, calibration)
-    elif built == "bf16":
-        from ..precision.bf16 import to_bf16
+    if built == "fp32":
+        link_or_copy(onnx_path, out)
+        write_sidecar(out, {**info, "precision": "fp32"})
+    else:  # int8 (calibration: `mrcnn-edge calibrate`'s cache, default its entropy cache beside the model), bf16
+        from ..precision.convert import convert
 
-        to_bf16(onnx_path, out)
-    else:
-        _link(onnx_path, out)
-        with open(sidecar_path(out), "w") as f:
-            json.dump({**info, "precision": "fp32"}, f, indent=2)
+        cache = calibration or f"{os.path.splitext(onnx_path)[0]}.calib.entropy.json"
+        convert(onnx_path, built, cache=cache, out=out)
     return BuildResult(out, sidecar_path(out), "cpu", built, precision, time.perf_counter() - start,
                        artifact.note, artifact.runs_on)
 

@@ -122,21 +122,15 @@ def _calibration_cache(onnx_path: str, cache: str | None, source: str | None, nu
 
 def _precision_graph(trt_path: str, precision: str, cache: str | None, steps: _Steps) -> str:
     """model.trt.onnx -> model.<precision>.trt.onnx (fp32: model.trt.onnx itself)."""
-    from ..precision.convert import precision_path
+    from ..precision.convert import convert, precision_path
 
     if precision in ("fp32", "bf16"):  # bf16 lives in the CPU runtime; TensorRT's graph stays fp32
         return trt_path
     out = precision_path(trt_path, precision)
-    if precision == "fp16":
-        from ..precision.fp16 import to_fp16
-
-        steps.run("fp16", out, [trt_path], lambda: to_fp16(trt_path, out), (sidecar_path(out),))
-    else:
-        from ..precision.int8 import quantize_int8
-
-        assert cache is not None  # int8 always has its ranges by now
-        steps.run("int8", out, [trt_path, cache], lambda: quantize_int8(trt_path, out, cache, target="tensorrt"),
-                  (sidecar_path(out),))
+    assert precision == "fp16" or cache is not None  # int8 always has its ranges by now
+    # a .trt.onnx input: convert gives int8 the TensorRT Q/DQ flavour
+    steps.run(precision, out, [trt_path] + ([cache] if cache else []),
+              lambda: convert(trt_path, precision, cache=cache, out=out), (sidecar_path(out),))
     return out
 
 

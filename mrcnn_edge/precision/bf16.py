@@ -8,11 +8,11 @@ OpenVINO backend reads that and sets the hint. ONNX Runtime runs it as fp32 and 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from dataclasses import dataclass
 
 from ..errors import UserError
+from ..files import link_or_copy
 from ..sidecar import derive_sidecar, read_sidecar
 
 
@@ -32,13 +32,6 @@ def to_bf16(onnx_in: str, onnx_out: str) -> Bf16Result:
                         f"{'a TensorRT plugin graph' if onnx_in.endswith('.trt.onnx') else precision}")
     if os.path.abspath(onnx_in) == os.path.abspath(onnx_out):
         raise UserError(f"the bf16 artifact needs its own name, not {onnx_in} (e.g. model.bf16.onnx)")
-    if os.path.lexists(onnx_out):
-        os.remove(onnx_out)
-    try:
-        os.link(onnx_in, onnx_out)
-        linked = True
-    except OSError:  # another file system, or one without hard links
-        shutil.copyfile(onnx_in, onnx_out)
-        linked = False
+    linked = link_or_copy(onnx_in, onnx_out)
     derive_sidecar(onnx_in, onnx_out, precision="bf16")
     return Bf16Result(onnx_out, linked, time.perf_counter() - start)
