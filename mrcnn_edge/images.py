@@ -85,6 +85,20 @@ def _to_rgb(image, path: str, notes: dict[str, str]) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(image))
 
 
+def readable_images(paths, skipped: list | None, notes: dict[str, str] | None = None):
+    """(path, RGB image) for each path that decodes, lazily. One that does not goes to `skipped` as
+    (path, why), so a batch never dies on one file; with skipped None (--strict) its UserError is raised."""
+    for path in paths:
+        try:
+            image = read_image(path, notes)
+        except UserError as e:
+            if skipped is None:
+                raise
+            skipped.append((path, str(e)))
+            continue
+        yield path, image
+
+
 def skipped_lines(skipped: list[tuple[str, str]], shown: int = 10) -> list[str]:
     """The summary's lines for skipped files: how many, then each (up to `shown`) with why."""
     if not skipped:

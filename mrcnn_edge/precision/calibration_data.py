@@ -6,6 +6,7 @@ bottom layer), so calibration sees exactly what inference sees.
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 from typing import Iterator
 
@@ -15,7 +16,7 @@ from onnxruntime.quantization import CalibrationDataReader
 
 from ..data.synthetic import CALIB, sample
 from ..errors import UserError
-from ..images import IMAGE_EXTENSIONS, image_paths, read_image
+from ..images import IMAGE_EXTENSIONS, image_paths, readable_images
 from ..letterbox import letterbox
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".ts")
@@ -30,21 +31,8 @@ def _image_paths(source: str) -> list[str]:
 
 
 def _readable_images(paths: list[str], num_images: int, skipped: list | None) -> Iterator[np.ndarray]:
-    """The first num_images of paths that decode; the others are appended to skipped as (path, why),
-    or raised when skipped is None (--strict)."""
-    read = 0
-    for path in paths:
-        if read == num_images:
-            return
-        try:
-            image = read_image(path)
-        except UserError as e:
-            if skipped is None:
-                raise
-            skipped.append((path, str(e)))
-            continue
-        read += 1
-        yield image
+    """The first num_images of paths that decode (readable_images: the others skipped, or raised with strict)."""
+    return (image for _, image in itertools.islice(readable_images(paths, skipped), num_images))
 
 
 def _video_frames(path: str, num_images: int) -> Iterator[np.ndarray]:

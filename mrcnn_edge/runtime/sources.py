@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from ..errors import UserError
-from ..images import IMAGE_EXTENSIONS, image_paths, read_image
+from ..images import IMAGE_EXTENSIONS, image_paths, readable_images
 
 URL_SCHEMES = ("rtsp", "rtsps", "http", "https")
 _END = object()  # queue marker: the reader has no more frames
@@ -220,18 +220,12 @@ def _images_in_folder(folder: str) -> list[str]:
 
 
 def _images(paths: list[str], description: str, queue_size: int, skip_bad: bool) -> Source:
-    remaining = iter(paths)
     notes: dict[str, str] = {}
     skipped: list[tuple[str, str]] = []
+    images = readable_images(paths, skipped if skip_bad else None, notes)
 
     def read():
-        for path in remaining:
-            try:
-                return read_image(path, notes), os.path.basename(path)
-            except UserError as e:
-                if not skip_bad:
-                    raise
-                skipped.append((path, str(e)))
-        return None
+        path, image = next(images, (None, None))
+        return None if path is None else (image, os.path.basename(path))
 
     return Source(read, description, live=False, queue_size=queue_size, notes=notes, skipped=skipped)
