@@ -14,14 +14,13 @@ from typing import Any
 
 import onnx
 
+from ..contract import CONTRACT
 from ..errors import UserError
 
 PRECISIONS = ("fp32", "fp16", "int8")
 PLUGIN_LIBRARY = "libmrcnn_edge_plugins.so"
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The output contract of ARCHITECTURE.md: tensor name -> numpy dtype name.
-CONTRACT = {"images": "uint8", "num_detections": "int32", "boxes": "float32", "scores": "float32",
-            "classes": "int32", "masks": "float32"}
 # (key in .engine.json "engine", what it is): each must equal this machine's value.
 CHECKED = (("tensorrt_version", "TensorRT"), ("gpu", "GPU"), ("compute_capability", "compute capability"),
            ("plugin_sha256", "plugin library sha256"))

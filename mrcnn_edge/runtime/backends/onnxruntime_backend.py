@@ -8,14 +8,13 @@ import os
 
 import numpy as np
 
+from ...contract import INPUT, OUTPUTS
 from ...errors import UserError
 from ..preprocess import check_images
 from . import note
 from .mask_rows import pad_mask_rows, trim_mask_rows
 from ...sidecar import read_sidecar
 
-INPUT = "images"
-OUTPUTS = ("num_detections", "boxes", "scores", "classes", "masks")
 PASSES = "trim_mask_rows"  # applied to the graph before ORT optimises it
 
 

@@ -15,11 +15,12 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from ...errors import UserError
+from ...contract import CONTRACT, INPUT
+from ...contract import OUTPUTS as CONTRACT_OUTPUTS
 from ..preprocess import check_images
 
-INPUT = "images"
-# The output contract: name -> Triton datatype
-OUTPUTS = {"num_detections": "INT32", "boxes": "FP32", "scores": "FP32", "classes": "INT32", "masks": "FP32"}
+_DATATYPES = {"uint8": "UINT8", "int32": "INT32", "float32": "FP32"}  # numpy's names -> Triton's
+OUTPUTS = {name: _DATATYPES[CONTRACT[name]] for name in CONTRACT_OUTPUTS}  # the contract, as Triton names it
 SCHEMES = {"triton": ("grpc", 8001), "http": ("http", 8000)}
 REQUIRED_PARAMETERS = ("classes", "input_size")
 TIMEOUT_S = 60.0
