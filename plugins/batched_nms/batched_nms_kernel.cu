@@ -7,6 +7,7 @@
 
 #include "batched_nms/batched_nms.cuh"
 #include "batched_nms/batched_nms_kernel.h"
+#include "launch.cuh"
 
 #include <cub/device/device_segmented_radix_sort.cuh>
 
@@ -184,7 +185,7 @@ size_t batchedNmsWorkspaceSize(int32_t batch, int32_t numBoxes)
     return carve(nullptr, batch, numBoxes, cubBytes).total;
 }
 
-cudaError_t launchBatchedNms(BatchedNmsArgs const& args, void* workspace, cudaStream_t stream)
+cudaError_t launchBatchedNms(BatchedNmsArgs const& args, void* workspace, cudaStream_t stream, uint32_t maxBlocks)
 {
     if (args.batch == 0)
     {
@@ -200,8 +201,8 @@ cudaError_t launchBatchedNms(BatchedNmsArgs const& args, void* workspace, cudaSt
     int32_t const n = args.batch * args.numBoxes;
     if (n > 0)
     {
-        int32_t const blocks = std::min((n + kThreads - 1) / kThreads, 4096);
-        prepareSortKernel<<<blocks, kThreads, 0, stream>>>(args, w);
+        auto const blocks = static_cast<uint32_t>(std::min<int64_t>((n + kThreads - 1) / kThreads, maxBlocks));
+        launchKernel(prepareSortKernel, dim3(blocks), dim3(kThreads), 0, stream, args, w);
         size_t bytes = w.cubBytes;
         status = cub::DeviceSegmentedRadixSort::SortPairsDescending(w.cubTemp, bytes, w.keysIn, w.keysOut,
             w.valuesIn, w.valuesOut, n, args.batch, w.segmentOffsets, w.segmentOffsets + 1, 0, 32, stream);
@@ -210,7 +211,7 @@ cudaError_t launchBatchedNms(BatchedNmsArgs const& args, void* workspace, cudaSt
             return status;
         }
     }
-    greedyNmsKernel<<<args.batch, kThreads, 0, stream>>>(args, w);
+    launchKernel(greedyNmsKernel, dim3(args.batch), dim3(kThreads), 0, stream, args, w);
     return cudaGetLastError();
 }
 

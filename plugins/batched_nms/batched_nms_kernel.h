@@ -31,7 +31,9 @@ struct BatchedNmsArgs
 //! grows with B and N, so the size for a profile's largest shape serves all its shapes.
 size_t batchedNmsWorkspaceSize(int32_t batch, int32_t numBoxes);
 
-//! workspace: at least batchedNmsWorkspaceSize(args.batch, args.numBoxes) bytes.
-cudaError_t launchBatchedNms(BatchedNmsArgs const& args, void* workspace, cudaStream_t stream);
+//! workspace: at least batchedNmsWorkspaceSize(args.batch, args.numBoxes) bytes. The preparation
+//! kernel is a grid-stride loop on at most maxBlocks blocks (tests lower it so that the loop iterates).
+cudaError_t launchBatchedNms(
+    BatchedNmsArgs const& args, void* workspace, cudaStream_t stream, uint32_t maxBlocks = 4096);
 
 } // namespace mrcnn_edge

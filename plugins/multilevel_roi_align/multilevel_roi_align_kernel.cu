@@ -3,6 +3,7 @@
 
 #include "multilevel_roi_align/multilevel_roi_align.cuh"
 #include "multilevel_roi_align/multilevel_roi_align_kernel.h"
+#include "launch.cuh"
 
 #include <cuda_fp16.h>
 
@@ -47,7 +48,7 @@ __global__ void multilevelRoiAlignKernel(MultilevelRoiAlignArgs args)
 }
 
 template <typename T>
-cudaError_t launch(MultilevelRoiAlignArgs const& args, cudaStream_t stream)
+cudaError_t launch(MultilevelRoiAlignArgs const& args, cudaStream_t stream, uint32_t maxBlocks)
 {
     int64_t const total = static_cast<int64_t>(args.batch) * args.numRois * args.channels * args.outH * args.outW;
     if (total == 0)
@@ -55,19 +56,19 @@ cudaError_t launch(MultilevelRoiAlignArgs const& args, cudaStream_t stream)
         return cudaSuccess;
     }
     // Grid-stride loop: cap the grid, large outputs loop.
-    auto const blocks = static_cast<uint32_t>(std::min<int64_t>((total + kThreads - 1) / kThreads, 65535 * 8));
-    multilevelRoiAlignKernel<T><<<blocks, kThreads, 0, stream>>>(args);
+    auto const blocks = static_cast<uint32_t>(std::min<int64_t>((total + kThreads - 1) / kThreads, maxBlocks));
+    launchKernel(multilevelRoiAlignKernel<T>, dim3(blocks), dim3(kThreads), 0, stream, args);
     return cudaGetLastError();
 }
 
 } // namespace
 
-cudaError_t launchMultilevelRoiAlign(MultilevelRoiAlignArgs const& args, cudaStream_t stream)
+cudaError_t launchMultilevelRoiAlign(MultilevelRoiAlignArgs const& args, cudaStream_t stream, uint32_t maxBlocks)
 {
     switch (args.type)
     {
-    case FeatureType::kFLOAT: return launch<float>(args, stream);
-    case FeatureType::kHALF: return launch<__half>(args, stream);
+    case FeatureType::kFLOAT: return launch<float>(args, stream, maxBlocks);
+    case FeatureType::kHALF: return launch<__half>(args, stream, maxBlocks);
     }
     return cudaErrorInvalidValue;
 }

@@ -46,6 +46,9 @@ struct MultilevelRoiAlignArgs
     int32_t kMax; //!< FPN level of the coarsest map, as torchvision's k_max
 };
 
-cudaError_t launchMultilevelRoiAlign(MultilevelRoiAlignArgs const& args, cudaStream_t stream);
+//! The kernel is a grid-stride loop over the output elements on at most maxBlocks blocks (tests
+//! lower it so that the loop iterates).
+cudaError_t launchMultilevelRoiAlign(
+    MultilevelRoiAlignArgs const& args, cudaStream_t stream, uint32_t maxBlocks = 65535 * 8);
 
 } // namespace mrcnn_edge
