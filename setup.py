@@ -20,14 +20,17 @@ def _version():
 
 
 def _plugin_reference_extension():
-    """The plugins' CPU references, reachable from Python (tests and CPU execution of model.trt.onnx)."""
-    sources = ["plugins/python/bindings.cpp"] + sorted(glob.glob("plugins/*/*_reference.cpp"))
+    """The plugins reachable from Python (tests and CPU execution of model.trt.onnx): their CPU references,
+    and the CUDA kernels themselves on the CPU execution layer (plugins/cpu_exec)."""
+    sources = (["plugins/python/bindings.cpp"] + sorted(glob.glob("plugins/*/*_reference.cpp"))
+               + sorted(glob.glob("plugins/cpu_exec/src/*.cpp")) + sorted(glob.glob("plugins/cpu_exec/kernels/*_kernel.cpp")))
     return Pybind11Extension(
         "mrcnn_edge._plugin_ref",
         sources=sources,
-        include_dirs=["plugins", "plugins/common"],
+        include_dirs=["plugins", "plugins/common", "plugins/cpu_exec/include"],
         cxx_std=17,
-        extra_compile_args=["-O3"],
+        # no FMA contraction: the kernels and the references agree bit for bit, as in ctest kernels_on_cpu
+        extra_compile_args=["-O3", "-ffp-contract=off"],
     )
 
 

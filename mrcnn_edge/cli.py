@@ -10,6 +10,7 @@ from .precision.placement import DEFAULT_KEEP_FLOAT
 from .precision.placement import EXCLUSIONS as KEEP_FLOAT_CHOICES
 from .runtime.predictor import BACKENDS
 from .runtime.run import SCORE_THRESHOLD
+from .surgery.plugin_impls import PLUGIN_IMPLS
 
 
 def _models(args) -> None:
@@ -31,7 +32,7 @@ def _eval(args) -> None:
 
     print(evaluate_cli(args.model, num_images=args.num_images, out_json=args.json, data=args.data,
                        images=args.images, ignore_unmatched=args.ignore_unmatched, strict=args.strict,
-                       evaluator=args.evaluator, backend=args.backend))
+                       evaluator=args.evaluator, backend=args.backend, plugin_impl=args.plugin_impl))
 
 
 def _run(args) -> None:
@@ -40,7 +41,7 @@ def _run(args) -> None:
     print(run_stream(args.model, args.source, out=args.out, jsonl=args.jsonl, coco=args.coco,
                      report_dir=args.report_dir, max_frames=args.max_frames, show=args.show,
                      score_threshold=args.score_threshold, cuda_graph=args.cuda_graph,
-                     strict=args.strict, backend=args.backend).summary())
+                     strict=args.strict, backend=args.backend, plugin_impl=args.plugin_impl).summary())
 
 
 def _demo(args) -> None:
@@ -54,7 +55,8 @@ def _bench(args) -> None:
 
     print(bench(args.model, video=args.video, warmup=args.warmup, iterations=args.iterations,
                 vs_eager=args.vs_eager, checkpoint=args.checkpoint, out_dir=args.out_dir,
-                score_threshold=args.score_threshold, cuda_graph=args.cuda_graph, backend=args.backend).summary())
+                score_threshold=args.score_threshold, cuda_graph=args.cuda_graph, backend=args.backend,
+                plugin_impl=args.plugin_impl).summary())
 
 
 def _export(args) -> None:
@@ -150,6 +152,12 @@ def _backend_argument(p: argparse.ArgumentParser) -> None:
                         "openvino, or openvino:<DEVICE> (default CPU); .engine files run on TensorRT")
 
 
+def _plugin_impl_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plugin-impl", default=None, choices=PLUGIN_IMPLS,
+                   help="model.trt.onnx: run its plugin nodes on the plugins' CPU references (the default) or on "
+                        "the CUDA kernels themselves, executed on the CPU (plugins/cpu_exec)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mrcnn-edge", description="Deploy a torchvision Mask R-CNN for real-time instance segmentation: "
@@ -185,6 +193,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="default: faster-coco-eval where installed, else pycocotools (the same numbers)")
     p.add_argument("--json", default=None, help="write the result as JSON here")
     _backend_argument(p)
+    _plugin_impl_argument(p)
     p.set_defaults(func=_eval)
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX (fixed input size) with its sidecar JSON")
@@ -218,6 +227,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true",
                    help="an unreadable image of a folder or glob is an error (default: skipped, counted, named)")
     _backend_argument(p)
+    _plugin_impl_argument(p)
     p.set_defaults(func=_run)
 
     p = sub.add_parser("demo", help="the shipped model on a generated video: annotated video and latency report")
@@ -239,6 +249,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--score-threshold", type=float, default=SCORE_THRESHOLD, help="detections pasted and kept per frame")
     p.add_argument("--cuda-graph", action="store_true", help=_CUDA_GRAPH_HELP)
     _backend_argument(p)
+    _plugin_impl_argument(p)
     p.set_defaults(func=_bench)
     p = sub.add_parser("surgery", help="model.onnx -> model.trt.onnx: regions replaced by our TensorRT plugins")
     p.add_argument("model")

@@ -40,11 +40,11 @@ class EvalResult:
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".pkl")  # .pkl: detectron2 model-zoo files
 
 
-def predictor_for(path: str | None, input_size: tuple[int, int] | None = None, backend: str = "auto") \
-        -> tuple[str, PredictFn, list[str], tuple[int, int] | None]:
+def predictor_for(path: str | None, input_size: tuple[int, int] | None = None, backend: str = "auto",
+                  plugin_impl: str | None = None) -> tuple[str, PredictFn, list[str], tuple[int, int] | None]:
     """(label, predict function, class names, input size) for a checkpoint (.pth/.pt/.safetensors: torchvision
     eager, on frames letterboxed to input_size when given) or a deploy artifact (.onnx, .trt.onnx,
-    fp16, int8, .engine, triton://) on `backend`."""
+    fp16, int8, .engine, triton://) on `backend` (plugin nodes on `plugin_impl`)."""
     from ..model.zoo import default_checkpoint
 
     path = path or default_checkpoint()
@@ -56,7 +56,7 @@ def predictor_for(path: str | None, input_size: tuple[int, int] | None = None, b
         return "pytorch eager", EagerPredictor(model, input_size=input_size), ckpt.classes, input_size
     from ..runtime.predictor import Predictor
 
-    predictor = Predictor.from_path(path, backend=backend)
+    predictor = Predictor.from_path(path, backend=backend, plugin_impl=plugin_impl)
 
     def predict(frame):
         d = predictor(frame)
@@ -85,10 +85,26 @@ def _readable(dataset: CocoDataset, images: list[dict], strict: bool, skipped: l
     return keep
 
 
-def _predictors(paths: list[str | None], backend: str = "auto") -> list:
+def _plugin_impls(paths: list[str | None], plugin_impl: str | None) -> list[str | None]:
+    """plugin_impl for the paths that are plugin graphs (model.trt.onnx), None for the others; an error when
+    plugin_impl is asked for and no path has plugin nodes."""
+    from ..runtime.backends.plugin_graph_backend import has_plugin_nodes
+
+    if plugin_impl is None:
+        return [None] * len(paths)
+    impls = [plugin_impl if p and p.endswith(".onnx") and os.path.isfile(p) and has_plugin_nodes(p) else None
+             for p in paths]
+    if not any(impls):
+        raise UserError("--plugin-impl chooses how plugin nodes run, and no --model has any: add a model.trt.onnx "
+                        "(`mrcnn-edge surgery`), or drop --plugin-impl")
+    return impls
+
+
+def _predictors(paths: list[str | None], backend: str = "auto", plugin_impl: str | None = None) -> list:
     """predictor_for of each path. Deploy artifacts load first: checkpoints then run at the first one's
     input size, letterboxed like it, so a row's ΔAP is the artifact's and not a different resize's."""
-    loaded = {i: predictor_for(p, backend=backend) for i, p in enumerate(paths)
+    impls = _plugin_impls(paths, plugin_impl)
+    loaded = {i: predictor_for(p, backend=backend, plugin_impl=impls[i]) for i, p in enumerate(paths)
               if p and not p.endswith(CHECKPOINT_SUFFIXES)}
     size = next((v[3] for v in loaded.values()), None)
     return [loaded[i] if i in loaded else predictor_for(p, size) for i, p in enumerate(paths)]
@@ -140,14 +156,16 @@ def format_table(rows: list[tuple[str, str, APResult]]) -> str:
 
 def evaluate_cli(paths: list[str] | None, num_images: int | None = None, out_json: str | None = None, *,
                  data: str | None = None, images: str | None = None, ignore_unmatched: bool = False,
-                 strict: bool = False, evaluator: str | None = None, backend: str = "auto") -> str:
+                 strict: bool = False, evaluator: str | None = None, backend: str = "auto",
+                 plugin_impl: str | None = None) -> str:
     """AP of each artifact (default: the shipped checkpoint) on --data/--images, else on the synthetic
     val set (200 images unless num_images says otherwise)."""
     if (data is None) != (images is None):
         raise UserError("pass --data ANNOTATIONS.json and --images DIR together (or neither, for the synthetic set)")
     paths = paths or [None]
     evaluator_name(evaluator)
-    predictors = _predictors(paths, backend)  # before any data is read or written: a bad model fails at once
+    # before any data is read or written: a bad model fails at once
+    predictors = _predictors(paths, backend, plugin_impl)
     if data:
         dataset, name = load_dataset(data, images), os.path.basename(data)
     else:

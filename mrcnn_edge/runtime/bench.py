@@ -100,14 +100,14 @@ def time_eager(checkpoint: str, frames: list, warmup: int, iterations: int) -> l
 
 def bench(model, *, video: str | None = None, warmup: int = 5, iterations: int = 50, vs_eager: bool = False,
           checkpoint: str | None = None, out_dir: str = "bench_out", score_threshold: float = SCORE_THRESHOLD,
-          cuda_graph: bool = False, backend: str = "auto") -> BenchResult:
-    """Benchmark `model` (a path, run on `backend`, or a loaded predictor); writes bench.json, latency.png and
-    bench.md into out_dir."""
+          cuda_graph: bool = False, backend: str = "auto", plugin_impl: str | None = None) -> BenchResult:
+    """Benchmark `model` (a path, run on `backend` and, for a model.trt.onnx, its plugin nodes on `plugin_impl`;
+    or a loaded predictor); writes bench.json, latency.png and bench.md into out_dir."""
     from .demo import make_video
     from .predictor import Predictor
 
-    predictor = Predictor.from_path(model, score_threshold=score_threshold, cuda_graph=cuda_graph, backend=backend) \
-        if isinstance(model, str) else model
+    predictor = Predictor.from_path(model, score_threshold=score_threshold, cuda_graph=cuda_graph, backend=backend,
+                                    plugin_impl=plugin_impl) if isinstance(model, str) else model
     video = video or make_video(os.path.join(out_dir, "bench_frames.mp4"), num_frames=30,
                                 size=max(predictor.input_size))
     frames = load_frames(video, limit=max(iterations, warmup))

@@ -46,11 +46,12 @@ class Predictor:
 
     @classmethod
     def from_path(cls, path: str, threads: int | None = None, score_threshold: float = 0.0,
-                  cuda_graph: bool = False, backend: str = "auto") -> "Predictor":
-        """The right backend for a model: .engine on TensorRT; .onnx on `backend` (see BACKENDS), or on
-        the plugins' CPU reference when the graph has plugin nodes (model.trt.onnx); triton://HOST:PORT/NAME
-        (gRPC) or http://HOST:PORT/NAME (HTTP) on a Triton server. cuda_graph: replay the engine's copies
-        and enqueue as one CUDA graph (TensorRT engines only)."""
+                  cuda_graph: bool = False, backend: str = "auto", plugin_impl: str | None = None) -> "Predictor":
+        """The right backend for a model: .engine on TensorRT; .onnx on `backend` (see BACKENDS), or, when the
+        graph has plugin nodes (model.trt.onnx), on the plugin CPU runner with `plugin_impl` ("reference", the
+        default: the plugins' CPU references; "kernels": the CUDA kernels on the CPU execution layer);
+        triton://HOST:PORT/NAME (gRPC) or http://HOST:PORT/NAME (HTTP) on a Triton server. cuda_graph: replay
+        the engine's copies and enqueue as one CUDA graph (TensorRT engines only)."""
         if path.startswith(("triton://", "http://")):
             from .backends.triton_backend import TritonBackend
 
@@ -74,7 +75,10 @@ class Predictor:
             if runtime == "openvino":
                 raise UserError(f"{path} has TensorRT plugin nodes, which only the plugin CPU runner executes: "
                                 "pass its model.onnx to --backend openvino, or drop --backend")
-            return cls(PluginGraphBackend(path, threads), score_threshold)
+            return cls(PluginGraphBackend(path, threads, plugin_impl or "reference"), score_threshold)
+        if plugin_impl is not None:
+            raise UserError(f"--plugin-impl chooses how plugin nodes run, and {path} has none: pass a "
+                            "model.trt.onnx (`mrcnn-edge surgery`), or drop --plugin-impl")
         if runtime == "auto":
             from .backends.openvino_backend import is_installed
 

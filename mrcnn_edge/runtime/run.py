@@ -67,9 +67,10 @@ def run_stream(model, source, *, out: str | None = None, jsonl: str | None = Non
                report_dir: str | None = None, max_frames: int | None = None, show: bool = False,
                video_fps: float = 30.0, stall_timeout_s: float = 10.0, live_line: bool = True,
                notify=None, score_threshold: float = SCORE_THRESHOLD, cuda_graph: bool = False,
-               strict: bool = False, backend: str = "auto") -> RunResult:
+               strict: bool = False, backend: str = "auto", plugin_impl: str | None = None) -> RunResult:
     """Stream `source` (a --source string, or an opened Source) through `model` (a model path, run on
-    `backend`, or a loaded predictor) into the outputs asked for.
+    `backend` and, for a model.trt.onnx, its plugin nodes on `plugin_impl`; or a loaded predictor) into the
+    outputs asked for.
 
     Whatever happens, every output is closed and valid, and the report holds the frames done so far
     (with `"error"` set when the run failed), before the error propagates. A folder or glob skips the
@@ -84,7 +85,7 @@ def run_stream(model, source, *, out: str | None = None, jsonl: str | None = Non
     from .predictor import Predictor
 
     predictor = Predictor.from_path(model, score_threshold=score_threshold, cuda_graph=cuda_graph,
-                                    backend=backend) if isinstance(model, str) else model
+                                    backend=backend, plugin_impl=plugin_impl) if isinstance(model, str) else model
     src = open_source(source, stall_timeout_s=stall_timeout_s, strict=strict) if isinstance(source, str) else source
     meter = error = None
     sinks = []

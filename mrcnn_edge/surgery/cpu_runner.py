@@ -1,5 +1,6 @@
-"""Run a TensorRT-ready graph on the CPU: ONNX Runtime for standard ops, the plugins' CPU references
-(`mrcnn_edge._plugin_ref`, the same C++ math as the CUDA kernels) for plugin nodes.
+"""Run a TensorRT-ready graph on the CPU: ONNX Runtime for standard ops, and for plugin nodes either the
+plugins' CPU references (`mrcnn_edge._plugin_ref`, the same C++ math as the CUDA kernels) or the CUDA kernels
+themselves on the CPU execution layer (plugin_impl="kernels").
 
 The graph is cut at its plugin nodes into segments of standard ops. Each segment becomes a small ONNX
 model that ONNX Runtime runs; plugin nodes run in between on numpy arrays, with no Python-list
@@ -14,6 +15,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from .plugin_impls import check_plugin_impl
 from .plugins import PLUGIN_DOMAIN, run_plugin_node
 
 
@@ -40,9 +42,10 @@ def _names_used(node: onnx.NodeProto) -> set[str]:
 class PluginGraphRunner:
     """Executes a graph with plugin nodes: `runner.run({"images": array}) -> {output name: array}`."""
 
-    def __init__(self, model: onnx.ModelProto | str, threads: int | None = None):
+    def __init__(self, model: onnx.ModelProto | str, threads: int | None = None, plugin_impl: str = "reference"):
         self.model = onnx.load(model) if isinstance(model, str) else model
         self.threads = threads
+        self.plugin_impl = check_plugin_impl(plugin_impl)
         graph = self.model.graph
         self.initializers = {t.name for t in graph.initializer}
         self._constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer
@@ -103,5 +106,5 @@ class PluginGraphRunner:
                 results = step.session.run(step.outputs, {n: env[n] for n in step.inputs})
                 env.update(zip(step.outputs, results))
             else:
-                env.update(zip(step.output, run_plugin_node(step, [env[n] for n in step.input])))
+                env.update(zip(step.output, run_plugin_node(step, [env[n] for n in step.input], self.plugin_impl)))
         return {name: env[name] for name in self.graph_outputs}

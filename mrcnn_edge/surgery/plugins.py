@@ -11,6 +11,7 @@ import onnx
 from onnx import helper
 
 from ..errors import UserError
+from .plugin_impls import check_plugin_impl
 
 PLUGIN_DOMAIN = "trt.plugins"
 PLUGIN_NAMESPACE = "mrcnn_edge"
@@ -33,18 +34,24 @@ def attributes(node: onnx.NodeProto) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute if a.name not in _BOOKKEEPING}
 
 
-def _roi_align(attrs: dict, rois: np.ndarray, *features: np.ndarray) -> list[np.ndarray]:
-    dtype = features[0].dtype  # fp16 graphs: the reference computes in fp32, as the kernels accumulate
-    pooled = _ref().multilevel_roi_align(
-        np.ascontiguousarray(rois, np.float32), [np.ascontiguousarray(f, np.float32) for f in features],
-        list(attrs["spatial_scales"]), tuple(attrs["output_size"]), int(attrs["sampling_ratio"]),
-        bool(attrs["aligned"]), float(attrs["canonical_scale"]), int(attrs["canonical_level"]))
+def _roi_align(attrs: dict, impl: str, rois: np.ndarray, *features: np.ndarray) -> list[np.ndarray]:
+    rois = np.ascontiguousarray(rois, np.float32)  # the plugin takes float32 boxes in fp16 graphs too
+    args = (list(attrs["spatial_scales"]), tuple(attrs["output_size"]), int(attrs["sampling_ratio"]),
+            bool(attrs["aligned"]), float(attrs["canonical_scale"]), int(attrs["canonical_level"]))
+    dtype = features[0].dtype
+    if impl == "kernels" and dtype in (np.float32, np.float16):
+        # the plugin's FeatureType: fp16 maps go through the kernel's __half path, the output is fp16
+        return [_ref().multilevel_roi_align_kernels(rois, [np.ascontiguousarray(f) for f in features], *args)]
+    # fp16 graphs: the reference computes in fp32, as the kernels accumulate, and rounds once to fp16
+    run = _ref().multilevel_roi_align_kernels if impl == "kernels" else _ref().multilevel_roi_align
+    pooled = run(rois, [np.ascontiguousarray(f, np.float32) for f in features], *args)
     return [pooled.astype(dtype, copy=False)]
 
 
-def _nms(attrs: dict, boxes: np.ndarray, scores: np.ndarray, categories: np.ndarray) -> list[np.ndarray]:
+def _nms(attrs: dict, impl: str, boxes: np.ndarray, scores: np.ndarray, categories: np.ndarray) -> list[np.ndarray]:
     box_dtype, score_dtype = boxes.dtype, scores.dtype
-    num, indices, out_boxes, out_scores, classes = _ref().batched_nms(
+    run = _ref().batched_nms_kernels if impl == "kernels" else _ref().batched_nms
+    num, indices, out_boxes, out_scores, classes = run(
         np.ascontiguousarray(boxes, np.float32), np.ascontiguousarray(scores, np.float32),
         np.ascontiguousarray(categories, np.int32), float(attrs["iou_threshold"]),
         float(attrs["score_threshold"]), int(attrs["max_output"]))
@@ -54,11 +61,11 @@ def _nms(attrs: dict, boxes: np.ndarray, scores: np.ndarray, categories: np.ndar
 _CPU = {ROI_ALIGN: _roi_align, NMS: _nms}
 
 
-def run_plugin_node(node: onnx.NodeProto, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    """Execute one plugin node with the plugins' CPU reference."""
+def run_plugin_node(node: onnx.NodeProto, inputs: list[np.ndarray], impl: str = "reference") -> list[np.ndarray]:
+    """Execute one plugin node on the CPU, with the plugin's CPU reference or its CUDA kernels (PLUGIN_IMPLS)."""
     if node.op_type not in _CPU:
         raise UserError(f"plugin node {node.name!r} has op {node.op_type!r}: this runner knows {', '.join(_CPU)}")
-    return _CPU[node.op_type](attributes(node), *inputs)
+    return _CPU[node.op_type](attributes(node), check_plugin_impl(impl), *inputs)
 
 
 def plugin_node_problems(node: onnx.NodeProto) -> list[str]:

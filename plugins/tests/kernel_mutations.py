@@ -79,7 +79,7 @@ def mutate(plugins: Path, tree: Path, mutation: Mutation | None) -> None:
 
 def build(args, tree: Path) -> tuple[Path | None, str]:
     src = tree / "plugins"
-    flags = [f"-std={args.std}", "-O2", "-ffp-contract=off", "-DMRCNN_CPU_EXEC", f"-I{src}", f"-I{src / 'common'}",
+    flags = [f"-std={args.std}", "-O2", "-ffp-contract=off", f"-I{src}", f"-I{src / 'common'}",
              f"-I{src / 'cpu_exec' / 'include'}"]
     objects = []
     for kernel in KERNELS:

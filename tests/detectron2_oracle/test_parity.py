@@ -1,6 +1,7 @@
 """Parity with detectron2 itself: its stored outputs (reference.npz, made by make_reference.py from the
 seeded weights of weights.py) against our export of the same .pkl, through model.onnx on ONNX Runtime and
-through model.trt.onnx on the plugins' CPU reference. Matched by class and box IoU, as test_parity.py."""
+through model.trt.onnx on the plugins' CPU reference and on the CUDA kernels themselves (executed on the CPU by
+plugins/cpu_exec). Matched by class and box IoU, as test_parity.py."""
 import numpy as np
 import pytest
 
@@ -14,11 +15,12 @@ CASES = [pytest.param(50, size, id=f"R50-{size[0]}x{size[1]}") for size in SIZES
 
 
 @pytest.mark.parametrize("depth,size", CASES)
-@pytest.mark.parametrize("plugins", [False, True], ids=["onnxruntime", "plugins"])
+@pytest.mark.parametrize("plugins", [None, "reference", "kernels"], ids=["onnxruntime", "plugins", "kernels"])
 def test_matches_detectron2(detectron2_export, reference, depth, size, plugins):
     from mrcnn_edge.runtime import Predictor
 
-    predictor = Predictor.from_path(detectron2_export(depth, size, plugins), threads=2)
+    predictor = Predictor.from_path(detectron2_export(depth, size, plugins is not None), threads=2,
+                                    plugin_impl=plugins)
     assert predictor.paste == "detectron2"  # from the sidecar
     for photo, frame in frames(size).items():
         expected = reference_detections(reference, depth, size, photo)

@@ -42,9 +42,13 @@ def _torchvision_keep(boxes, scores, cats, iou, score_thresh, max_output, nms):
 
 
 def _check(boxes, scores, cats, iou, score_thresh, max_output, nms=batched_nms):
-    num, indices, out_boxes, out_scores, classes = _plugin_ref.batched_nms(
-        boxes, scores, cats, iou, score_thresh, max_output
-    )
+    """The reference and the CUDA kernels on the CPU execution layer (plugins/cpu_exec), both against nms."""
+    for impl in (_plugin_ref.batched_nms, _plugin_ref.batched_nms_kernels):
+        _check_impl(impl, boxes, scores, cats, iou, score_thresh, max_output, nms)
+
+
+def _check_impl(impl, boxes, scores, cats, iou, score_thresh, max_output, nms):
+    num, indices, out_boxes, out_scores, classes = impl(boxes, scores, cats, iou, score_thresh, max_output)
     for b in range(boxes.shape[0]):
         expected = _torchvision_keep(boxes[b], scores[b], cats[b], iou, score_thresh, max_output, nms)
         n = num[b]

@@ -72,10 +72,15 @@ def test_single_level_matches_torchvision(aligned, sampling_ratio, output_size):
     np.testing.assert_allclose(ours, theirs.numpy(), rtol=0, atol=ATOL)
 
 
+# The plugin's two CPU implementations: the reference, and the CUDA kernel itself on plugins/cpu_exec.
+IMPLS = {"reference": _plugin_ref.multilevel_roi_align, "kernel": _plugin_ref.multilevel_roi_align_kernels}
+
+
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("sampling_ratio", [0, 2])
 @pytest.mark.parametrize("scales", [[1 / 4, 1 / 8, 1 / 16, 1 / 32], [1 / 8, 1 / 16, 1 / 32], [1 / 16, 1 / 32, 1 / 32]],
                          ids=["P2-P5", "P3-P5", "light-16-32-32"])
-def test_multilevel_matches_multiscale_roi_align(sampling_ratio, scales):
+def test_multilevel_matches_multiscale_roi_align(sampling_ratio, scales, impl):
     """Scales and LevelMapper inferred by torchvision from image_shapes, as Mask R-CNN runs it."""
     rng = np.random.default_rng(7 + sampling_ratio)
     batch = 2
@@ -85,11 +90,12 @@ def test_multilevel_matches_multiscale_roi_align(sampling_ratio, scales):
     pooler = MultiScaleRoIAlign(featmap_names=names, output_size=7, sampling_ratio=sampling_ratio)
     x = OrderedDict((n, torch.from_numpy(m)) for n, m in zip(names, maps))
     theirs = pooler(x, [torch.from_numpy(r) for r in rois], [IMAGE_HW] * batch)
-    ours = _plugin_ref.multilevel_roi_align(rois, maps, scales, (7, 7), sampling_ratio, False)
+    ours = IMPLS[impl](rois, maps, scales, (7, 7), sampling_ratio, False)
     np.testing.assert_allclose(ours.reshape(theirs.shape), theirs.numpy(), rtol=0, atol=ATOL)
 
 
-def test_multilevel_aligned_matches_level_mapper_plus_roi_align():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_multilevel_aligned_matches_level_mapper_plus_roi_align(impl):
     """aligned=True is not reachable through MultiScaleRoIAlign: compose LevelMapper and roi_align."""
     rng = np.random.default_rng(3)
     scales = [1 / 4, 1 / 8, 1 / 16, 1 / 32]
@@ -101,7 +107,7 @@ def test_multilevel_aligned_matches_level_mapper_plus_roi_align():
         idx = torch.where(levels == level)[0]
         boxes = torch.from_numpy(_roi_format(rois[:, idx.numpy()]))
         theirs[idx] = roi_align(torch.from_numpy(fmap), boxes, (7, 7), scale, 2, True)
-    ours = _plugin_ref.multilevel_roi_align(rois, maps, scales, (7, 7), 2, True)
+    ours = IMPLS[impl](rois, maps, scales, (7, 7), 2, True)
     np.testing.assert_allclose(ours[0], theirs.numpy(), rtol=0, atol=ATOL)
 
 

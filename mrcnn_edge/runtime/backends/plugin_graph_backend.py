@@ -1,4 +1,5 @@
-"""CPU backend for TensorRT-ready graphs (`model.trt.onnx`): ONNX Runtime plus the plugins' CPU reference.
+"""CPU backend for TensorRT-ready graphs (`model.trt.onnx`): ONNX Runtime plus, for the plugin nodes, the
+plugins' CPU reference or the CUDA kernels themselves on the CPU execution layer (`plugin_impl`).
 
 It exists so a graph can be checked on any machine before it is taken to a Jetson; it is not a fast path.
 """
@@ -13,15 +14,14 @@ from ...sidecar import read_sidecar
 
 
 class PluginGraphBackend:
-    name = "onnxruntime+plugin-reference"
-
-    def __init__(self, path: str, threads: int | None = None):
+    def __init__(self, path: str, threads: int | None = None, plugin_impl: str = "reference"):
         from ...surgery.cpu_runner import PluginGraphRunner
 
         if not os.path.isfile(path):
             raise UserError(f"model not found: {path} (make one with `mrcnn-edge surgery`)")
         self.info = read_sidecar(path)
-        self.runner = PluginGraphRunner(path, threads)
+        self.runner = PluginGraphRunner(path, threads, plugin_impl)
+        self.name = f"onnxruntime+plugin-{plugin_impl}"
 
     def infer(self, images: np.ndarray) -> dict[str, np.ndarray]:
         return self.runner.run({"images": images})

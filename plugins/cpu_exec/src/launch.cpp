@@ -4,7 +4,7 @@
 #include "cpu_exec/thread_context.h"
 #include "cpu_exec/launch.h"
 #include "fiber.h"
-#include "limits.h"
+#include "device_limits.h"
 #include "runtime_state.h"
 
 #include <sys/mman.h>

@@ -3,7 +3,7 @@
 // output a kernel forgets to write shows in the results instead of reading as zero.
 
 #include "cuda_runtime_api.h"
-#include "limits.h"
+#include "device_limits.h"
 #include "runtime_state.h"
 
 #include <algorithm>
