@@ -26,13 +26,18 @@ def _input(graph: onnx.GraphProto, path: str) -> onnx.ValueInfoProto:
     return found[0]
 
 
+def _cast_to(node: onnx.NodeProto) -> int | None:
+    return next((a.i for a in node.attribute if a.name == "to"), None)
+
+
 def _input_casts(graph: onnx.GraphProto, path: str) -> list[onnx.NodeProto]:
-    """The nodes reading the input; each must be a Cast to float (what export writes)."""
-    readers = [n for n in graph.node if INPUT in n.input]
+    """The Casts to float of the input (what export writes first). Shape nodes may read it too: a shape
+    is the same for both flavours. Anything else reading it is not a graph of ours."""
+    readers = [n for n in graph.node if INPUT in n.input and n.op_type != "Shape"]
     odd = [n.name or n.op_type for n in readers
-           if n.op_type != "Cast" or onnx.helper.get_attribute_value(n.attribute[0]) != TensorProto.FLOAT]
+           if n.op_type != "Cast" or _cast_to(n) != TensorProto.FLOAT]
     if odd or not readers:
-        raise UserError(f"{path}: '{INPUT}' is read by {', '.join(odd) or 'nothing'}, not only by Casts to float: "
+        raise UserError(f"{path}: '{INPUT}' is read by {', '.join(odd) or 'no Cast'}, not by Casts to float: "
                         "re-export the model with `mrcnn-edge export`")
     return readers
 
