@@ -100,7 +100,7 @@ def _export_triton(args) -> None:
 def _export_deepstream(args) -> None:
     from .engine.deepstream import export_deepstream
 
-    print(export_deepstream(args.model, args.out, batch=args.batch).summary())
+    print(export_deepstream(args.model, args.out, batch=args.batch, score_threshold=args.score_threshold).summary())
 
 
 def _serve(args) -> None:
@@ -326,6 +326,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="model.trt.onnx (or model.<precision>.trt.onnx), or an .engine")
     p.add_argument("-o", "--out", default="deepstream", help="the bundle's folder")
     p.add_argument("--batch", type=int, default=1, help="nvinfer's batch-size and the number of sources")
+    p.add_argument("--score-threshold", type=float, default=SCORE_THRESHOLD,
+                   help="nvinfer's pre-cluster-threshold for every class (default: as `run`)")
     p.set_defaults(func=_export_deepstream)
 
     p = sub.add_parser("serve", help="start a Triton Inference Server on a repository from export-triton")

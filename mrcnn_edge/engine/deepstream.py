@@ -68,9 +68,11 @@ class _Source:
     plugin: str | None  # the autoreg library an engine was built with
 
 
-def _check_args(model_path: str, batch: int) -> str:
+def _check_args(model_path: str, batch: int, score_threshold: float | None) -> str:
     if not 1 <= batch <= NVDSINFER_MAX_BATCH_SIZE:
         raise UserError(f"--batch {batch}: pass 1..{NVDSINFER_MAX_BATCH_SIZE} (nvinfer's batch-size range)")
+    if score_threshold is not None and not 0 <= score_threshold <= 1:
+        raise UserError(f"--score-threshold {score_threshold}: pass a score in 0..1")
     ext = ".engine" if model_path.endswith(".engine") else ".onnx" if model_path.endswith(".onnx") else None
     if ext is None:
         raise UserError(f"unsupported model file {model_path}: pass an .onnx, .trt.onnx or .engine")
@@ -119,10 +121,10 @@ def _check_batch(path: str, source: _Source, batch: int) -> None:
                         "pass the fp32, fp16 or int8 model")
 
 
-def infer_config(model_file: str, source: _Source, batch: int, engine: bool) -> dict[str, dict[str, str]]:
+def infer_config(model_file: str, source: _Source, batch: int, engine: bool,
+                 threshold: float) -> dict[str, dict[str, str]]:
     """The nvinfer config as groups of key -> value text (every key in nvinfer_keys)."""
     H, W = source.info["input_size"]
-    threshold = source.info.get("score_threshold", 0.05)
     return {
         "property": {
             "gpu-id": "0", "gie-unique-id": "1", "process-mode": "1",
@@ -198,15 +200,18 @@ def _write_model(model_path: str, directory: str, engine: bool) -> str:
     return out
 
 
-def export_deepstream(model_path: str, directory: str = "deepstream", *, batch: int = 1) -> DeepStreamResult:
+def export_deepstream(model_path: str, directory: str = "deepstream", *, batch: int = 1,
+                      score_threshold: float | None = None) -> DeepStreamResult:
     """Write the bundle for model_path (.trt.onnx, or an .engine built from a float-input graph) into directory;
-    batch: nvinfer's batch-size and the number of sources in deepstream_app_config.txt."""
-    engine = _check_args(model_path, batch) == ".engine"
+    batch: nvinfer's batch-size and the number of sources in deepstream_app_config.txt; score_threshold: every
+    class's pre-cluster-threshold (default: the model's own, the sidecar's score_threshold)."""
+    engine = _check_args(model_path, batch, score_threshold) == ".engine"
     source = _engine_source(model_path) if engine else _onnx_source(model_path)
     _check_batch(model_path, source, batch)
     os.makedirs(directory, exist_ok=True)
     model_file = _write_model(model_path, directory, engine)
-    groups = infer_config(model_file, source, batch, engine)
+    threshold = source.info.get("score_threshold", 0.05) if score_threshold is None else score_threshold
+    groups = infer_config(model_file, source, batch, engine, threshold)
     problems = config_problems(groups)
     assert not problems, problems  # a bug here, never the user's: nvinfer_keys holds what nvinfer accepts
     config = os.path.join(directory, INFER_CONFIG)

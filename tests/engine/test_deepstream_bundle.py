@@ -94,6 +94,7 @@ def test_every_nvinfer_key_is_documented_and_valid(make_model, tmp_path):
         assert os.path.isfile(os.path.join(result.directory, prop[key])), key
     assert open(os.path.join(result.directory, LABELS)).read().split() == ["circle", "square"]
     assert prop["num-detected-classes"] == "2"
+    assert groups["class-attrs-all"]["pre-cluster-threshold"] == "0.05"  # the model's own (contract_model's sidecar)
 
 
 @pytest.mark.parametrize("group, key, value", [
@@ -110,6 +111,14 @@ def test_the_key_table_refuses_what_nvinfer_refuses(group, key, value):
     planted.setdefault(group, {})[key] = value
     problems = config_problems(planted)
     assert len(problems) == 1 and (key in problems[0] or group in problems[0]), problems
+
+
+def test_the_cli_writes_runs_threshold(make_model, tmp_path, capsys):
+    model = make_model(tmp_path / "model.trt.onnx", plugin_node=True)
+    assert main(["export-deepstream", "--model", str(model), "-o", str(tmp_path / "ds")]) == 0
+    assert "LD_PRELOAD=libmrcnn_edge_plugins_autoreg.so deepstream-app -c" in capsys.readouterr().out
+    groups, _ = glib_parse(tmp_path / "ds" / INFER_CONFIG)
+    assert groups["class-attrs-all"]["pre-cluster-threshold"] == "0.5"  # `run`'s default, not the model's 0.05
 
 
 def test_deepstream_app_config_parses_as_a_glib_key_file(make_model, tmp_path):
@@ -173,7 +182,8 @@ def test_bad_input_gets_one_line(make_model, tmp_path, capsys):
              (["--model", str(fixed), "--batch", "2"], "re-export it with `mrcnn-edge export --dynamic-batch`"),
              (["--model", str(plain)], "run `mrcnn-edge surgery"),
              (["--model", str(tmp_path / "bf16.trt.onnx")], "no network-mode for it"),
-             (["--model", str(tmp_path / "model.engine")], "model not found")]
+             (["--model", str(tmp_path / "model.engine")], "model not found"),
+             (["--model", str(fixed), "--score-threshold", "1.5"], "pass a score in 0..1")]
     for argv, expected in cases:
         _one_line(capsys, argv + ["-o", str(tmp_path / "ds")], expected)
     assert not (tmp_path / "ds").exists(), "nothing written on bad input"
