@@ -99,6 +99,12 @@ def _export_triton(args) -> None:
                         max_batch=args.max_batch, threads=args.threads).summary())
 
 
+def _export_deepstream(args) -> None:
+    from .engine.deepstream import export_deepstream
+
+    print(export_deepstream(args.model, args.out, batch=args.batch, score_threshold=args.score_threshold).summary())
+
+
 def _serve(args) -> None:
     from .runtime.serve import serve
 
@@ -325,6 +331,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0,
                    help="python kind: ONNX Runtime threads per instance (0: all cores)")
     p.set_defaults(func=_export_triton)
+
+    p = sub.add_parser("export-deepstream", help="write a DeepStream bundle (nvinfer config with our instance-mask "
+                                                 "parser, labels, deepstream-app config) for a model")
+    p.add_argument("--model", required=True, help="model.trt.onnx (or model.<precision>.trt.onnx), or an .engine")
+    p.add_argument("-o", "--out", default="deepstream", help="the bundle's folder")
+    p.add_argument("--batch", type=int, default=1, help="nvinfer's batch-size and the number of sources")
+    p.add_argument("--score-threshold", type=float, default=SCORE_THRESHOLD,
+                   help="nvinfer's pre-cluster-threshold for every class (default: as `run`)")
+    p.set_defaults(func=_export_deepstream)
 
     p = sub.add_parser("serve", help="start a Triton Inference Server on a repository from export-triton")
     p.add_argument("--repository", default="triton_models")
