@@ -34,6 +34,10 @@ sysdeps:
 	@command -v shellcheck >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 	  DEBIAN_FRONTEND=noninteractive apt-get -qq install -y shellcheck >/dev/null; } || \
 	  echo "shellcheck not installed: the device_check.sh lint test will be skipped"
+	@# GLib's key-file parser (Debian's python3-gi): the oracle for the DeepStream configs
+	@/usr/bin/python3 -c "import gi" 2>/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  DEBIAN_FRONTEND=noninteractive apt-get -qq install -y python3-gi gir1.2-glib-2.0 >/dev/null; } || \
+	  echo "python3-gi not installed: the DeepStream config parse test will be skipped"
 
 demo: setup
 	$(BIN)/mrcnn-edge demo

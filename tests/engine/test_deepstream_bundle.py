@@ -16,6 +16,8 @@ from mrcnn_edge.engine.nvinfer_keys import config_problems
 from mrcnn_edge.export.float_input import write_float_input
 from mrcnn_edge.letterbox import letterbox
 
+from helpers import skip_or_fail
+
 
 # GLib's own key-file parser is the oracle: deepstream-app and nvinfer read both files with
 # g_key_file_load_from_file. The toolkit's venv has no PyGObject; Debian's python3-gi (the system python3)
@@ -50,7 +52,7 @@ def glib_parse(path) -> tuple[dict | None, str]:
     """(groups, "") when GLib loads path, else (None, GLib's message)."""
     python = _interpreter()
     if python is None:
-        pytest.skip("no python3 with PyGObject (Debian: apt-get install python3-gi gir1.2-glib-2.0)")
+        skip_or_fail("no python3 with PyGObject (Debian: apt-get install python3-gi gir1.2-glib-2.0)")
     done = subprocess.run([python, "-c", _SCRIPT, str(path)], capture_output=True, text=True)
     return (json.loads(done.stdout), "") if done.returncode == 0 else (None, done.stderr.strip())
 
