@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
+from helpers import require_module
 from mrcnn_edge.cli import main
 from mrcnn_edge.data.synthetic import VAL, masks_to_boxes, sample
 from mrcnn_edge.errors import UserError
@@ -111,7 +112,7 @@ def test_class_names_that_do_not_match_are_an_error_listing_both_sides(coco_set,
 
 def test_faster_coco_eval_and_pycocotools_give_the_same_numbers(coco_set):
     """On detections made from the ground truth (jittered, some dropped, some false, crowd covered)."""
-    pytest.importorskip("faster_coco_eval")
+    require_module("faster_coco_eval")
     dataset = load_dataset(*coco_set)
     rng = np.random.default_rng(1)
     rows = []

@@ -6,12 +6,13 @@ Detections are matched by class and box IoU, not by rank (conftest.assert_parity
 import numpy as np
 import pytest
 
+from helpers import require_module
 from mrcnn_edge.data.synthetic import VAL, sample
 from mrcnn_edge.runtime import Predictor
 
 from .conftest import assert_parity
 
-openvino = pytest.importorskip("openvino")
+openvino = require_module("openvino")
 
 CASES = [("shipped", (VAL.height, VAL.width)), ("maskrcnn_resnet50_fpn", (320, 416)),
          ("maskrcnn_resnet50_fpn_v2", (320, 416))]

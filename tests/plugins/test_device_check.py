@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import unless_installed
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "device_check.sh"
@@ -46,7 +47,7 @@ def test_script_without_gpu_says_so_in_one_line(tmp_path):
     assert not (tmp_path / "out").exists()  # nothing built, nothing written
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
+@unless_installed(shutil.which("shellcheck") is not None, reason="shellcheck not installed")
 def test_script_is_shellcheck_clean():
     result = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout

@@ -10,10 +10,11 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
+from helpers import require_module
 from mrcnn_edge.cli import main
 from mrcnn_edge.images import read_image
 
-skimage_data = pytest.importorskip("skimage.data")
+skimage_data = require_module("skimage.data")
 
 
 @pytest.fixture(scope="module")

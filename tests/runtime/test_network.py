@@ -7,10 +7,11 @@ import time
 
 import pytest
 
+from helpers import unless_installed
 from mrcnn_edge.runtime.run import run_stream
 
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None,
-                                reason="ffmpeg not installed (apt-get install -y ffmpeg); CI installs it")
+pytestmark = unless_installed(shutil.which("ffmpeg") is not None,
+                              reason="ffmpeg not installed (apt-get install -y ffmpeg); CI installs it")
 
 
 def _free_port() -> int:

@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 
 from export.conftest import matched_mask_iou
+from helpers import require_module
 from mrcnn_edge.cli import main
 from mrcnn_edge.data.synthetic import VAL, sample
 from mrcnn_edge.errors import UserError
 from mrcnn_edge.precision.convert import convert
 from mrcnn_edge.runtime import Predictor
 
-openvino = pytest.importorskip("openvino")
+openvino = require_module("openvino")
 from mrcnn_edge.runtime.backends import openvino_backend  # noqa: E402
 from mrcnn_edge.runtime.backends.openvino_backend import OpenVINOBackend, cache_dir  # noqa: E402
 

@@ -1,6 +1,5 @@
 """Helpers of the Triton server tests (a module, so both conftest and the tests import them)."""
-import pytest
-
+from helpers import skip_or_fail
 from mrcnn_edge.runtime.serve import free_ports  # noqa: F401 (the tests import it from here)
 
 SIZE = (320, 320)
@@ -17,7 +16,7 @@ def require_tritonserver():
     try:
         return find_tritonserver()
     except UserError as e:  # `make test` installs it; elsewhere say why these tests cannot run
-        pytest.skip(str(e))
+        skip_or_fail(str(e))
 
 
 
