@@ -95,10 +95,11 @@ py::array_t<float> roiAlign(CArray<float> features, CArray<float> rois, float sp
     return out;
 }
 
-py::tuple batchedNms(CArray<float> boxes, CArray<float> scores, CArray<int32_t> categories, float iouThreshold,
-    float scoreThreshold, int32_t maxOutput)
+//! Checks the inputs, makes the outputs and runs one implementation, run(B, N, outputs), on them.
+template <typename Run>
+py::tuple batchedNmsWith(CArray<float> const& boxes, CArray<float> const& scores, CArray<int32_t> const& categories,
+    BatchedNmsParams const& p, Run&& run)
 {
-    BatchedNmsParams const p{iouThreshold, scoreThreshold, maxOutput};
     validate(p);
     requireShape(boxes, {-1, -1, 4}, "boxes");
     auto const B = static_cast<int32_t>(boxes.shape(0));
@@ -106,17 +107,24 @@ py::tuple batchedNms(CArray<float> boxes, CArray<float> scores, CArray<int32_t> 
     requireShape(scores, {B, N}, "scores");
     requireShape(categories, {B, N}, "categories");
     py::array_t<int32_t> num({B});
-    py::array_t<int32_t> indices({B, maxOutput});
-    py::array_t<float> outBoxes({B, maxOutput, 4});
-    py::array_t<float> outScores({B, maxOutput});
-    py::array_t<int32_t> classes({B, maxOutput});
+    py::array_t<int32_t> indices({B, p.maxOutput});
+    py::array_t<float> outBoxes({B, p.maxOutput, 4});
+    py::array_t<float> outScores({B, p.maxOutput});
+    py::array_t<int32_t> classes({B, p.maxOutput});
     BatchedNmsOutputs const out{num.mutable_data(), indices.mutable_data(), outBoxes.mutable_data(),
         outScores.mutable_data(), classes.mutable_data()};
-    {
+    run(B, N, out);
+    return py::make_tuple(num, indices, outBoxes, outScores, classes);
+}
+
+py::tuple batchedNms(CArray<float> boxes, CArray<float> scores, CArray<int32_t> categories, float iouThreshold,
+    float scoreThreshold, int32_t maxOutput)
+{
+    BatchedNmsParams const p{iouThreshold, scoreThreshold, maxOutput};
+    return batchedNmsWith(boxes, scores, categories, p, [&](int32_t B, int32_t N, BatchedNmsOutputs const& out) {
         py::gil_scoped_release release;
         batchedNmsReference(p, boxes.data(), scores.data(), categories.data(), B, N, out);
-    }
-    return py::make_tuple(num, indices, outBoxes, outScores, classes);
+    });
 }
 
 // --- the kernels, on the CPU execution layer ------------------------------------------------------
@@ -218,27 +226,17 @@ py::tuple batchedNmsKernels(CArray<float> boxes, CArray<float> scores, CArray<in
     float iouThreshold, float scoreThreshold, int32_t maxOutput)
 {
     BatchedNmsParams const p{iouThreshold, scoreThreshold, maxOutput};
-    validate(p);
-    requireShape(boxes, {-1, -1, 4}, "boxes");
-    auto const B = static_cast<int32_t>(boxes.shape(0));
-    auto const N = static_cast<int32_t>(boxes.shape(1));
-    requireShape(scores, {B, N}, "scores");
-    requireShape(categories, {B, N}, "categories");
-    py::array_t<int32_t> num({B});
-    py::array_t<int32_t> indices({B, maxOutput});
-    py::array_t<float> outBoxes({B, maxOutput, 4});
-    py::array_t<float> outScores({B, maxOutput});
-    py::array_t<int32_t> classes({B, maxOutput});
-    BatchedNmsArgs const args{boxes.data(), scores.data(), categories.data(), num.mutable_data(),
-        indices.mutable_data(), outBoxes.mutable_data(), outScores.mutable_data(), classes.mutable_data(), B, N, p};
-    Workspace workspace(batchedNmsWorkspaceSize(B, N));
-    cudaError_t status;
-    {
-        py::gil_scoped_release release;
-        status = launchBatchedNms(args, workspace.ptr, nullptr);
-    }
-    requireLaunched(status, "BatchedNMS");
-    return py::make_tuple(num, indices, outBoxes, outScores, classes);
+    return batchedNmsWith(boxes, scores, categories, p, [&](int32_t B, int32_t N, BatchedNmsOutputs const& out) {
+        BatchedNmsArgs const args{boxes.data(), scores.data(), categories.data(), out.numDetections, out.indices,
+            out.boxes, out.scores, out.classes, B, N, p};
+        Workspace workspace(batchedNmsWorkspaceSize(B, N));
+        cudaError_t status;
+        {
+            py::gil_scoped_release release;
+            status = launchBatchedNms(args, workspace.ptr, nullptr);
+        }
+        requireLaunched(status, "BatchedNMS");
+    });
 }
 
 template <size_t N>
