@@ -302,7 +302,8 @@ class _MultiRun:
                 if self.max_frames is not None and stream.captured >= self.max_frames:
                     stream.end("finished")
                     return None, "", read
-            return ("closed", "the stream closed", read) if stream.live else ("finished", "", read)
+            return ("closed", "the live stream closed (a network drop, or the camera is gone)", read) \
+                if stream.live else ("finished", "", read)
         except UserError as e:
             return "failed", str(e), read
         except Exception as e:  # a decoder crash is this stream's failure, never the others'
@@ -317,7 +318,8 @@ class _MultiRun:
     def _ended(self, stream: _Stream, status: str, message: str) -> None:
         stream.end(status, message)
         if status != "finished":
-            self.notify(f"stream {stream.name} ({stream.description}) {status} after {stream.captured} frames: "
+            verb = "ended" if status == "closed" else status
+            self.notify(f"stream {stream.name} ({stream.description}) {verb} after {stream.captured} frames: "
                         f"{message}; the other streams go on")
 
     # --- inference side: this thread ---------------------------------------------------------------------
