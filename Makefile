@@ -26,7 +26,8 @@ $(BIN)/.installed: setup.py pyproject.toml
 
 setup: $(BIN)/.installed
 
-# ffmpeg serves the loopback video stream in the network-source test; shellcheck lints device_check.sh
+# ffmpeg serves the loopback video stream in the network-source test; shellcheck lints device_check.sh;
+# headless Chromium (with its driver, for selenium) opens `run --preview` in the preview test
 sysdeps:
 	@command -v ffmpeg >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 	  apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y ffmpeg >/dev/null; } || \
@@ -34,6 +35,9 @@ sysdeps:
 	@command -v shellcheck >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 	  DEBIAN_FRONTEND=noninteractive apt-get -qq install -y shellcheck >/dev/null; } || \
 	  echo "shellcheck not installed: the device_check.sh lint test will be skipped"
+	@{ command -v chromium >/dev/null && command -v chromedriver >/dev/null; } || { command -v apt-get >/dev/null && \
+	  [ "$$(id -u)" = 0 ] && apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y chromium chromium-driver >/dev/null; } || \
+	  echo "chromium/chromium-driver not installed: the preview's browser test will be skipped"
 
 demo: setup
 	$(BIN)/mrcnn-edge demo

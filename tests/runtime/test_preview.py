@@ -143,6 +143,7 @@ def test_the_page_in_a_real_browser_shows_both_streams_moving_with_their_fps(tmp
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
+    options.page_load_strategy = "eager"  # the MJPEG images never finish loading: do not wait for them
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=800,600"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=chromedriver), options=options)
