@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import UserError
 from .batcher import Batcher
 from .latency import LatencyMeter, summarize_ms, write_streams_report
+from .preview import parse_address
 from .run import SCORE_THRESHOLD
 from .stream_list import StreamSpec, stream_specs
 
@@ -134,6 +135,8 @@ def run_streams(model, specs: list[StreamSpec], *, out_dir: str | None = None, r
         raise UserError(f"--batch-timeout is a wait in milliseconds, 0 or more, not {batch_timeout_ms:g}")
     if max_batch is not None and max_batch < 1:
         raise UserError(f"--max-batch must be 1 or more, not {max_batch}")
+    if preview is not None:
+        parse_address(preview)  # a bad address is refused before the model takes seconds to load
     predictor = Predictor.from_path(model, score_threshold=score_threshold, cuda_graph=cuda_graph, backend=backend) \
         if isinstance(model, str) else model
     plan = batch_plan(predictor, len(specs), max_batch)
