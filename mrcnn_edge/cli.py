@@ -51,6 +51,13 @@ def _demo(args) -> None:
 
 
 def _bench(args) -> None:
+    if args.streams:
+        from .runtime.stream_bench import bench_streams, parse_counts
+
+        print(bench_streams(args.model, parse_counts(args.streams), frames_per_stream=args.iterations, video=args.video,
+                            batch_timeout_ms=args.batch_timeout, backend=args.backend,
+                            score_threshold=args.score_threshold, out_dir=args.out_dir).summary())
+        return
     from .runtime.bench import bench
 
     print(bench(args.model, video=args.video, warmup=args.warmup, iterations=args.iterations,
@@ -249,6 +256,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--iterations", type=int, default=50)
     p.add_argument("--vs-eager", action="store_true", help="also time torchvision eager on the same frames")
+    p.add_argument("--streams", default=None, metavar="N,N,...",
+                   help="throughput and p99 of `run` with each number of streams, batched against one by one "
+                        "(a --dynamic-batch export); --iterations frames per stream")
+    p.add_argument("--batch-timeout", type=float, default=5.0, metavar="MS", help="--streams: as run's")
     p.add_argument("--checkpoint", default=None, help="eager's checkpoint (.pth); default: the shipped model")
     p.add_argument("--out-dir", default="bench_out")
     p.add_argument("--score-threshold", type=float, default=SCORE_THRESHOLD, help="detections pasted and kept per frame")

@@ -43,6 +43,7 @@ class StreamsResult:
     precision: str
     input_size: tuple[int, int]
     outputs: dict[str, str] = field(default_factory=dict)
+    meters: list = field(default_factory=list, repr=False)  # each stream's LatencyMeter: every frame's times
 
     def summary(self) -> str:
         lines = [f"  {s['name']}: {s['frames_processed']} frames ({s['frames_dropped']} dropped), {s['fps']:.1f} fps, "
@@ -436,7 +437,8 @@ class _MultiRun:
         frames = sum(r["frames_processed"] for r in rows)
         p = self.predictor
         result = StreamsResult(rows, frames, frames / wall if wall > 0 else 0.0, dict(self.batcher.batch_sizes),
-                               self.plan.batched, p.backend_name, p.precision, tuple(p.input_size))
+                               self.plan.batched, p.backend_name, p.precision, tuple(p.input_size),
+                               meters=[s.meter for s in self.streams])
         if out_dir:
             result.outputs["dir"] = out_dir
         if report_dir:
