@@ -280,13 +280,13 @@ class _MultiRun:
             status, message, read = self._feed_source(stream)
             if status is None:  # removed downstream, stopped, or max frames reached
                 break
-            failures = 0 if read else failures + 1
-            if not (self.reconnect and _reconnectable(stream.spec.source)) or failures > RECONNECT_ATTEMPTS:
+            failures = 0 if read else failures + 1  # a reopening that delivered frames starts the count again
+            if not (self.reconnect and _reconnectable(stream.spec.source)) or failures >= RECONNECT_ATTEMPTS:
                 self._ended(stream, status, message)
                 break
-            wait = min(RECONNECT_BACKOFF_S[0] * 2 ** max(failures - 1, 0), RECONNECT_BACKOFF_S[1])
-            self.notify(f"stream {stream.name}: {message or 'the stream closed'}; reconnecting in {wait:g} s "
-                        f"(attempt {failures + 1} of {RECONNECT_ATTEMPTS + 1})")
+            wait = min(RECONNECT_BACKOFF_S[0] * 2 ** failures, RECONNECT_BACKOFF_S[1])
+            self.notify(f"stream {stream.name}: {message}; reconnecting in {wait:g} s "
+                        f"(try {failures + 1} of {RECONNECT_ATTEMPTS})")
             time.sleep(wait)
             stream.reconnects += 1
         self.batcher.close_stream(stream.index)

@@ -160,14 +160,15 @@ def _wait_listening(port: int, server, timeout_s: float = 10.0) -> None:
 
 @pytest.fixture
 def serve_http():
-    """serve_http(video, loop=False) -> (url, ffmpeg process): ffmpeg serves the video at its frame rate over
-    HTTP on 127.0.0.1 to one client (looping forever with loop=True); every server is killed after the test."""
+    """serve_http(video, loop=False, port=None) -> (url, ffmpeg process): ffmpeg serves the video at its frame
+    rate over HTTP on 127.0.0.1 (a free port unless given) to one client, looping forever with loop=True;
+    every server is killed after the test."""
     import subprocess
 
     servers = []
 
-    def serve(video, loop=False):
-        port = _free_port()
+    def serve(video, loop=False, port=None):
+        port = port or _free_port()
         url = f"http://127.0.0.1:{port}/stream.ts"
         server = subprocess.Popen(["ffmpeg", "-nostdin", "-loglevel", "error", "-re",
                                    *(["-stream_loop", "-1"] if loop else []), "-i", str(video), "-c:v", "mpeg4",

@@ -150,3 +150,32 @@ def test_live_stream_killed_mid_run_is_one_line_and_the_others_finish(tmp_path, 
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["aggregate"]["streams_lost"] == 1 and report["aggregate"]["streams_finished"] == 2
     assert len(_rows(tmp_path / "out" / "long" / "detections.jsonl")) == 60
+
+
+def test_reconnect_reopens_a_dropped_stream_and_numbers_on(tmp_path, small_video, stand_in, serve_http,
+                                                             monkeypatch):
+    from mrcnn_edge.runtime import multistream
+
+    monkeypatch.setattr(multistream, "RECONNECT_BACKOFF_S", (0.2, 0.5))  # seconds, not the default's 0.5-8
+    monkeypatch.setattr(multistream, "RECONNECT_ATTEMPTS", 8)
+    path, decoded = small_video
+    url, first = serve_http(path)
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+
+    def serve_again():  # the camera comes back on the same address once the first session is over
+        first.wait(30)
+        serve_http(path, port=port)
+
+    threading.Thread(target=serve_again, daemon=True).start()
+    notes = []
+    result = run_streams(stand_in, [StreamSpec("cam", url), StreamSpec("file", path)], out_dir=str(tmp_path),
+                         reconnect=True, live_line=False, notify=notes.append, stall_timeout_s=3)
+    row = result.streams[0]
+    assert row["reconnects"] >= 1 and row["frames_captured"] == 2 * len(decoded)
+    assert row["frames_processed"] + row["frames_dropped"] == 2 * len(decoded)
+    frames = [r["frame"] for r in _rows(tmp_path / "cam" / "detections.jsonl")]
+    assert frames == sorted(frames) and frames[-1] == 2 * len(decoded) - 1  # one numbering across both sessions
+    assert any("reconnecting in" in n for n in notes)
+    assert row["status"] == "failed" and "could not open stream" in row["message"]  # gave up after the tries
+    assert [n for n in notes if "the other streams go on" in n] == [n for n in notes if "stream cam (" in n]
+    assert len([n for n in notes if "stream cam (" in n]) == 1 and result.streams[1]["status"] == "finished"
