@@ -16,9 +16,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ..errors import UserError
+from .batch_infer import batch_plan, infer_batch
 from .batcher import Batcher
 from .latency import LatencyMeter, summarize_ms, write_streams_report
 from .preview import parse_address
@@ -107,17 +106,15 @@ def run_sources(model, sources: list | None = None, *, sources_file: str | None 
         return run_stream(model, sources[0], out=out, jsonl=jsonl, coco=coco, report_dir=report_dir, **options)
     single_outputs = [flag for flag, value in (("--out", out), ("--jsonl", jsonl), ("--coco", coco)) if value]
     if single_outputs:
-        raise UserError(f"{', '.join(single_outputs)} name one stream's file: with several streams, pass --out-dir DIR "
-                        "(it gets DIR/<stream>/annotated.mp4 and detections.jsonl)")
-    options.pop("show", None) and _refuse_show()
+        raise UserError(f"{', '.join(single_outputs)} name one stream's file: with several streams, --preview or "
+                        "--reconnect, pass --out-dir DIR (it gets DIR/<stream>/annotated.mp4 and detections.jsonl)")
+    if options.pop("show", False):
+        raise UserError("--show opens one window for one stream: with several streams or --preview, watch them "
+                        "in a browser with --preview PORT")
     return run_streams(model, stream_specs(sources, sources_file), out_dir=out_dir, report_dir=report_dir,
                        preview=preview, reconnect=reconnect, max_batch=max_batch,
                        batch_timeout_ms=DEFAULT_BATCH_TIMEOUT_MS if batch_timeout_ms is None else batch_timeout_ms,
                        **options)
-
-
-def _refuse_show():
-    raise UserError("--show opens one window for one stream: with several streams, use --preview PORT and a browser")
 
 
 def run_streams(model, specs: list[StreamSpec], *, out_dir: str | None = None, report_dir: str | None = None,
@@ -158,50 +155,6 @@ def run_streams(model, specs: list[StreamSpec], *, out_dir: str | None = None, r
         first = result.streams[0]
         raise UserError(f"every stream failed (first, {first['name']}: {first['message']})")
     return result
-
-
-@dataclass(frozen=True)
-class BatchPlan:
-    size: int  # frames per batch the batcher forms
-    batched: bool  # one inference call per batch (else frame by frame)
-    fixed: int | None  # the artifact's fixed batch: a short batch is padded to it
-    note: str = ""
-
-
-def batch_plan(predictor, streams: int, max_batch: int | None = None) -> BatchPlan:
-    """How this artifact takes frames: its input's first axis is a fixed number or a symbolic batch."""
-    shape = getattr(getattr(predictor, "backend", None), "input_shape", None) or [1]
-    first = shape[0]
-    wanted = max_batch or streams
-    if isinstance(first, int) and first == 1:
-        note = (f"the model takes one image per call (batch 1): the {streams} streams' frames run one by one; "
-                "export with --dynamic-batch to batch them") if streams > 1 else ""
-        return BatchPlan(wanted, False, None, note)
-    if isinstance(first, int):  # a fixed batch of N: pad short batches to it
-        return BatchPlan(min(wanted, first), True, first)
-    return BatchPlan(wanted, wanted > 1, None)
-
-
-def infer_batch(predictor, images: list[np.ndarray], plan: BatchPlan) -> list:
-    """images: [1,3,H,W] each -> per image (raw outputs, row in them), or the exception it raised. A batch
-    whose call fails is retried frame by frame, so one bad frame never fails the others."""
-    if plan.batched and len(images) > 1 or plan.fixed:
-        try:
-            stacked = np.concatenate(images)
-            if plan.fixed and len(stacked) < plan.fixed:
-                stacked = np.concatenate([stacked, np.zeros((plan.fixed - len(stacked), *stacked.shape[1:]), np.uint8)])
-            raw = predictor.infer(stacked)
-            return [(raw, i) for i in range(len(images))]
-        except Exception:
-            if plan.fixed:
-                raise
-    results = []
-    for image in images:
-        try:
-            results.append((predictor.infer(image), 0))
-        except Exception as e:
-            results.append(e)
-    return results
 
 
 class _MultiRun:
@@ -466,7 +419,8 @@ class _MultiRun:
                "status": stream.status, "message": stream.message, "frames_captured": stream.captured,
                **{k: report[k] for k in ("frames_processed", "frames_dropped", "wall_s", "fps", "end_to_end_ms",
                                          "stages_ms")},
-               "ended_at_s": (stream.last_done or self.started) - self.started, "reconnects": stream.reconnects}
+               "ended_at_s": (stream.last_done or self.started) - self.started, "reconnects": stream.reconnects,
+               "skipped": [{"file": path, "reason": why} for path, why in getattr(stream.source, "skipped", [])]}
         if out_dir:
             folder = os.path.join(out_dir, stream.name)
             row["outputs"] = {"video": os.path.join(folder, "annotated.mp4"),

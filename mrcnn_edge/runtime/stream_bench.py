@@ -78,8 +78,9 @@ class StreamBenchResult:
 
     def summary(self) -> str:
         load = self.load_average
+        isa = ", ".join(self.isa) or "none of " + "/".join(ISA_FLAGS.values())
         head = (f"{os.path.basename(self.model)} on {self.backend} {self.precision} {self.input_size[0]}x"
-                f"{self.input_size[1]}; CPU {self.cores} cores, ISA {', '.join(self.isa) or 'none of ' + '/'.join(ISA_FLAGS.values())}; "
+                f"{self.input_size[1]}; CPU {self.cores} cores, ISA {isa}; "
                 f"load average {load['before']:.1f} before, {load['after']:.1f} after")
         return "\n".join([head, "", self.table(), "", *(f"  {k:<7}{v}" for k, v in self.outputs.items())])
 

@@ -1,9 +1,12 @@
-"""The cross-stream batcher: one frame per stream per batch, the timeout, live drop-oldest, file back-pressure."""
+"""The cross-stream batcher (one frame per stream per batch, the timeout, live drop-oldest, file back-pressure)
+and batched inference (one call per batch, a bad frame failing alone, batch-1 and fixed-N artifacts)."""
 import threading
 import time
 
+import numpy as np
 import pytest
 
+from mrcnn_edge.runtime.batch_infer import batch_plan, infer_batch
 from mrcnn_edge.runtime.batcher import Batcher
 
 
@@ -103,3 +106,47 @@ def test_more_streams_than_the_batch_take_turns():
 def test_bad_batch_size_is_refused():
     with pytest.raises(ValueError):
         Batcher(max_batch=0, timeout_s=0.0)
+
+
+class _Counting:
+    """A model double that records its calls' batch sizes and fails on a frame whose pixels are all 7."""
+
+    def __init__(self, batch_axis):
+        self.backend = type("Backend", (), {"input_shape": [batch_axis, 3, 2, 2]})()
+        self.calls = []
+
+    def infer(self, images):
+        self.calls.append(len(images))
+        if (images == 7).all(axis=(1, 2, 3)).any():
+            raise RuntimeError("bad frame")
+        return {"mean": images.reshape(len(images), -1).mean(1)}
+
+
+def _image(value):
+    return np.full((1, 3, 2, 2), value, np.uint8)
+
+
+def test_a_dynamic_batch_is_one_call_and_a_bad_frame_fails_alone():
+    model = _Counting("batch")
+    plan = batch_plan(model, streams=3)
+    assert plan.batched and plan.size == 3 and not plan.note
+    out = infer_batch(model, [_image(1), _image(2), _image(3)], plan)
+    assert model.calls == [3] and [raw["mean"][i] for raw, i in out] == [1, 2, 3]
+    out = infer_batch(model, [_image(1), _image(7), _image(3)], plan)
+    assert model.calls[1:] == [3, 1, 1, 1]  # the batch failed, then each frame alone
+    assert isinstance(out[1], RuntimeError) and [raw["mean"][i] for raw, i in (out[0], out[2])] == [1, 3]
+
+
+def test_batch_one_runs_frame_by_frame_and_a_fixed_batch_is_padded():
+    single = _Counting(1)
+    plan = batch_plan(single, streams=2)
+    assert not plan.batched and "one by one" in plan.note
+    infer_batch(single, [_image(1), _image(2)], plan)
+    assert single.calls == [1, 1]
+    fixed = _Counting(4)
+    plan = batch_plan(fixed, streams=6)
+    assert plan.size == 4 and plan.fixed == 4
+    out = infer_batch(fixed, [_image(5), _image(6)], plan)
+    assert fixed.calls == [4] and [raw["mean"][i] for raw, i in out] == [5, 6]
+    out = infer_batch(fixed, [_image(5), _image(7)], plan)  # each frame alone is padded to 4 too
+    assert fixed.calls[1:] == [4, 4, 4] and isinstance(out[1], RuntimeError)
