@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ..errors import UserError
-from .batch_infer import batch_plan, infer_batch
+from .batch_infer import RequestPool, batch_plan, infer_batch
 from .batcher import Batcher
 from .latency import LatencyMeter, summarize_ms, write_streams_report
 from .preview import parse_address
@@ -41,6 +41,7 @@ class StreamsResult:
     backend: str
     precision: str
     input_size: tuple[int, int]
+    concurrent: bool = False  # one request a frame, all of a batch at once (Triton)
     outputs: dict[str, str] = field(default_factory=dict)
     meters: list = field(default_factory=list, repr=False)  # each stream's LatencyMeter: every frame's times
 
@@ -49,7 +50,7 @@ class StreamsResult:
                  f"p50 {s['end_to_end_ms']['p50']:.1f} ms, p99 {s['end_to_end_ms']['p99']:.1f} ms capture to sink"
                  + ("" if s["status"] == "finished" else f" [{s['status']}: {s['message']}]") for s in self.streams]
         sizes = ", ".join(f"{size}: {n}" for size, n in sorted(self.batch_sizes.items()))
-        how = "batched" if self.batched else "one by one"
+        how = "concurrent requests" if self.concurrent else "batched" if self.batched else "one by one"
         head = (f"{len(self.streams)} streams, {self.frames_processed} frames on {self.backend} {self.precision} "
                 f"{self.input_size[0]}x{self.input_size[1]}, {how} (batch sizes {sizes or 'none'}): "
                 f"{self.throughput_fps:.1f} fps in all")
@@ -163,6 +164,7 @@ class _MultiRun:
         self.predictor, self.plan, self.notify = predictor, plan, notify
         self.reconnect, self.max_frames, self.open_options = reconnect, max_frames, open_options
         self.batcher = Batcher(plan.size, timeout_s)
+        self.requests = RequestPool(predictor.backend, plan.size) if plan.concurrent else None
         self.streams: list[_Stream] = []
         self.feeders: list[threading.Thread] = []
         self.preview = None
@@ -301,7 +303,7 @@ class _MultiRun:
                 continue
             items.append((stream, frame, images, meta, clock() - t0))
         t_infer = clock()
-        outputs = infer_batch(self.predictor, [item[2] for item in items], self.plan)
+        outputs = infer_batch(self.predictor, [item[2] for item in items], self.plan, self.requests)
         infer_s = clock() - t_infer
         for (stream, frame, _, meta, pre_s), out in zip(items, outputs):
             if isinstance(out, Exception):
@@ -369,6 +371,8 @@ class _MultiRun:
             stream.meter.close()
         if self.preview is not None:
             self.preview.close()
+        if self.requests is not None:
+            self.requests.close()
         if self._bar is not None:
             self._bar.close()
 
@@ -391,12 +395,13 @@ class _MultiRun:
         p = self.predictor
         result = StreamsResult(rows, frames, frames / wall if wall > 0 else 0.0, dict(self.batcher.batch_sizes),
                                self.plan.batched, p.backend_name, p.precision, tuple(p.input_size),
-                               meters=[s.meter for s in self.streams])
+                               concurrent=self.plan.concurrent, meters=[s.meter for s in self.streams])
         if out_dir:
             result.outputs["dir"] = out_dir
         if report_dir:
             report = {"model": model if isinstance(model, str) else type(model).__name__, "backend": p.backend_name,
                       "precision": p.precision, "input_size": list(p.input_size), "batched": self.plan.batched,
+                      "concurrent_requests": self.plan.concurrent,
                       "max_batch": self.plan.size, "batch_timeout_ms": self.batcher.timeout_s * 1000,
                       "streams": rows, "aggregate": self._aggregate(rows, wall), "error": self.error,
                       "preview": {"url": self.preview.url, "frames_encoded": self.preview.frames_encoded}
