@@ -171,7 +171,6 @@ class _MultiRun:
         self.error: str | None = None
         self.started = time.perf_counter()
         self.finished: float | None = None
-        self._lock = threading.Lock()
         self._bar = None
         if live_line:
             from tqdm import tqdm
