@@ -26,7 +26,8 @@ $(BIN)/.installed: setup.py pyproject.toml
 
 setup: $(BIN)/.installed
 
-# ffmpeg serves the loopback video stream in the network-source test; shellcheck lints device_check.sh
+# ffmpeg serves the loopback video stream in the network-source test; shellcheck lints device_check.sh;
+# headless Chromium (with its driver, for selenium) opens `run --preview` in the preview test
 sysdeps:
 	@command -v ffmpeg >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 	  apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y ffmpeg >/dev/null; } || \
@@ -36,8 +37,11 @@ sysdeps:
 	  echo "shellcheck not installed: the device_check.sh lint test will be skipped"
 	@# GLib's key-file parser (Debian's python3-gi): the oracle for the DeepStream configs
 	@/usr/bin/python3 -c "import gi" 2>/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
-	  DEBIAN_FRONTEND=noninteractive apt-get -qq install -y python3-gi gir1.2-glib-2.0 >/dev/null; } || \
+	  apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y python3-gi gir1.2-glib-2.0 >/dev/null; } || \
 	  echo "python3-gi not installed: the DeepStream config parse test will be skipped"
+	@{ command -v chromium >/dev/null && command -v chromedriver >/dev/null; } || { command -v apt-get >/dev/null && \
+	  [ "$$(id -u)" = 0 ] && apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y chromium chromium-driver >/dev/null; } || \
+	  echo "chromium/chromium-driver not installed: the preview's browser test will be skipped"
 
 demo: setup
 	$(BIN)/mrcnn-edge demo

@@ -36,12 +36,14 @@ def _eval(args) -> None:
 
 
 def _run(args) -> None:
-    from .runtime.run import run_stream
+    from .runtime.multistream import run_sources
 
-    print(run_stream(args.model, args.source, out=args.out, jsonl=args.jsonl, coco=args.coco,
-                     report_dir=args.report_dir, max_frames=args.max_frames, show=args.show,
-                     score_threshold=args.score_threshold, cuda_graph=args.cuda_graph,
-                     strict=args.strict, backend=args.backend, plugin_impl=args.plugin_impl).summary())
+    print(run_sources(args.model, args.source, sources_file=args.sources, out=args.out, jsonl=args.jsonl,
+                      coco=args.coco, report_dir=args.report_dir, out_dir=args.out_dir, preview=args.preview,
+                      batch_timeout_ms=args.batch_timeout, max_batch=args.max_batch, reconnect=args.reconnect,
+                      max_frames=args.max_frames, show=args.show, score_threshold=args.score_threshold,
+                      cuda_graph=args.cuda_graph, strict=args.strict, backend=args.backend,
+                      plugin_impl=args.plugin_impl).summary())
 
 
 def _demo(args) -> None:
@@ -51,6 +53,13 @@ def _demo(args) -> None:
 
 
 def _bench(args) -> None:
+    if args.streams:
+        from .runtime.stream_bench import bench_streams, parse_counts
+
+        print(bench_streams(args.model, parse_counts(args.streams), frames_per_stream=args.iterations, video=args.video,
+                            batch_timeout_ms=args.batch_timeout, backend=args.backend,
+                            score_threshold=args.score_threshold, out_dir=args.out_dir).summary())
+        return
     from .runtime.bench import bench
 
     print(bench(args.model, video=args.video, warmup=args.warmup, iterations=args.iterations,
@@ -218,9 +227,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True,
                    help="an .onnx from `mrcnn-edge export` (or an .engine), or a model on a Triton server: "
                         "triton://HOST:PORT/NAME (gRPC), http://HOST:PORT/NAME")
-    p.add_argument("--source", required=True,
+    p.add_argument("--source", action="append", default=None,
                    help="camera index (0), video file, rtsp:// or http(s):// URL, GStreamer pipeline "
-                        "('... ! appsink'), image file, folder or glob")
+                        "('... ! appsink'), image file, folder or glob; repeat it for several streams")
+    p.add_argument("--sources", default=None, metavar="FILE",
+                   help="several streams: one source a line, optionally 'NAME: SOURCE'")
+    p.add_argument("--out-dir", default=None, help="several streams: write DIR/<stream>/annotated.mp4 and "
+                                                   "detections.jsonl, and report.json + latency.png in DIR")
+    p.add_argument("--batch-timeout", type=float, default=None, metavar="MS",
+                   help="several streams: the longest wait for a batch to fill (default 5 ms, as nvstreammux's "
+                        "batched-push-timeout)")
+    p.add_argument("--max-batch", type=int, default=None,
+                   help="several streams: frames per batch at most (default: one per stream)")
+    p.add_argument("--reconnect", action="store_true",
+                   help="reopen an RTSP/HTTP stream that drops, with backoff (up to 5 tries in a row)")
+    p.add_argument("--preview", default=None, metavar="[HOST:]PORT",
+                   help="serve every stream's annotated frames with fps and p99 to a browser (MJPEG); binds "
+                        "127.0.0.1 unless a host is given")
     p.add_argument("--out", default=None, help="write the annotated video here (.mp4)")
     p.add_argument("--jsonl", default=None, help="write each frame's detections here (JSON Lines, RLE masks)")
     p.add_argument("--coco", default=None, help="write COCO results JSON here (image folders)")
@@ -250,6 +273,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--iterations", type=int, default=50)
     p.add_argument("--vs-eager", action="store_true", help="also time torchvision eager on the same frames")
+    p.add_argument("--streams", default=None, metavar="N,N,...",
+                   help="throughput and p99 of `run` with each number of streams, batched against one by one "
+                        "(a --dynamic-batch export); --iterations frames per stream")
+    p.add_argument("--batch-timeout", type=float, default=5.0, metavar="MS", help="--streams: as run's")
     p.add_argument("--checkpoint", default=None, help="eager's checkpoint (.pth); default: the shipped model")
     p.add_argument("--out-dir", default="bench_out")
     p.add_argument("--score-threshold", type=float, default=SCORE_THRESHOLD, help="detections pasted and kept per frame")

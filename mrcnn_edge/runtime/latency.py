@@ -143,3 +143,51 @@ def plot_latency(meter: LatencyMeter, report: dict, title: str, path: str) -> No
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def write_streams_report(report_dir: str, report: dict, meters: list[LatencyMeter]) -> tuple[str, str]:
+    """A multi-stream run's report.json and latency.png (one panel per stream). Returns their paths."""
+    os.makedirs(report_dir, exist_ok=True)
+    json_path = os.path.join(report_dir, "report.json")
+    tmp = json_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(report, f, indent=2)
+    os.replace(tmp, json_path)
+    png_path = os.path.join(report_dir, "latency.png")
+    plot_streams(meters, report, png_path)
+    return json_path, png_path
+
+
+def plot_streams(meters: list[LatencyMeter], report: dict, path: str) -> None:
+    """One panel per stream: capture-to-sink latency and the batch's inference time of every frame."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["streams"]
+    cols = min(len(rows), 2) or 1
+    lines = (len(rows) + cols - 1) // cols or 1
+    fig, axes = plt.subplots(lines, cols, figsize=(6.5 * cols, 3.4 * lines), squeeze=False)
+    top = max([BASELINE_MS] + [float(np.max(m.end_to_end, initial=0)) * 1000 for m in meters]) * 1.3
+    for ax, meter, row in zip(axes.flat, meters, rows):
+        frames = np.arange(len(meter))
+        ax.plot(frames, np.asarray(meter.end_to_end) * 1000, lw=1, color="tab:blue", label="capture to sink")
+        ax.plot(frames, np.asarray(meter.stages["infer"]) * 1000, lw=1, color="tab:orange", label="infer (batch)")
+        ax.axhline(BASELINE_MS, color="tab:red", ls="--", lw=1, label=f"{BASELINE_MS:.0f} ms (5 fps)")
+        e2e = row["end_to_end_ms"]
+        status = "" if row["status"] == "finished" else f", {row['status']}"
+        ax.set(title=f"{row['name']}: {row['fps']:.1f} fps, p50 {e2e['p50']:.0f} / p99 {e2e['p99']:.0f} ms, "
+                     f"{row['frames_dropped']} dropped{status}", xlabel="frame", ylabel="ms", ylim=(0, top))
+        ax.title.set_fontsize(9)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper right", fontsize=7, ncols=3)
+    for ax in list(axes.flat)[len(rows):]:
+        ax.axis("off")
+    agg = report["aggregate"]
+    sizes = ", ".join(f"{k}: {v}" for k, v in agg["batch_sizes"].items())
+    fig.suptitle(f"mrcnn-edge run: {report['backend']} {report['precision']}, {len(rows)} streams, "
+                 f"{agg['throughput_fps']:.1f} fps in all (batch sizes {sizes or 'none'})", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -96,8 +96,9 @@ class Predictor:
     def infer(self, images: np.ndarray) -> dict[str, np.ndarray]:
         return self.backend.infer(images)
 
-    def postprocess(self, raw: dict[str, np.ndarray], meta: Letterbox) -> Detections:
-        return to_detections(raw, meta, self.class_names, min_score=self.score_threshold, paste=self.paste)
+    def postprocess(self, raw: dict[str, np.ndarray], meta: Letterbox, image: int = 0) -> Detections:
+        """The detections of image `image` of the batch `raw` holds, in its frame's pixels."""
+        return to_detections(raw, meta, self.class_names, image, min_score=self.score_threshold, paste=self.paste)
 
     def __call__(self, frame: np.ndarray, bgr: bool = False) -> Detections:
         images, meta = self.preprocess(frame, bgr)

@@ -46,6 +46,7 @@ class Source:
     queue_size: int = 4
     stall_timeout_s: float = 10.0  # live sources only: no frame for this long is an error
     release: Callable[[], None] = lambda: None
+    fps: float = 0.0  # the frame rate the container or device announces; 0 where unknown
     dropped: int = 0
     notes: dict[str, str] = field(default_factory=dict)  # kind -> message: conversions the user should know of
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why): bad images of a folder or glob
@@ -179,7 +180,12 @@ def _live(cap: "cv2.VideoCapture", description: str, queue_size: int, stall_time
         return (cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), "") if ok else None  # a live stream ends when it closes
 
     return Source(read, description, live=True, queue_size=queue_size, stall_timeout_s=stall_timeout_s,
-                  release=cap.release)
+                  release=cap.release, fps=_announced_fps(cap))
+
+
+def _announced_fps(cap: "cv2.VideoCapture") -> float:
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    return float(fps) if 0 < fps < 1000 else 0.0  # some devices report 0 or nonsense
 
 
 def _video_file(path: str, queue_size: int, loop: bool) -> Source:
@@ -200,7 +206,8 @@ def _video_file(path: str, queue_size: int, loop: bool) -> Source:
         state["read_this_pass"] += 1
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ""
 
-    return Source(read, path, live=False, queue_size=queue_size, release=lambda: state["cap"].release())
+    return Source(read, path, live=False, queue_size=queue_size, release=lambda: state["cap"].release(),
+                  fps=_announced_fps(cap))
 
 
 def _check_complete(path: str, frames_read: int, expected: int) -> None:

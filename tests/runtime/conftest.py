@@ -32,12 +32,11 @@ class StandInPredictor:
             import time
 
             time.sleep(self.infer_s)
-        grey = batch[0].mean(0)
-        return {"grey": grey}
+        return {"grey": batch.mean(1)}  # [B,H,W]
 
-    def postprocess(self, raw, meta):
+    def postprocess(self, raw, meta, image=0):
         h, w = meta["frame_size"]
-        grey = raw["grey"]
+        grey = raw["grey"][image]
         ys, xs = np.nonzero(grey > np.median(grey))
         if not len(ys):
             return Detections.empty(h, w, self.class_names)
@@ -124,3 +123,61 @@ def truncated_avi(tmp_path_factory, small_video):
     data = full.read_bytes()
     (folder / "cut.avi").write_bytes(data[: len(data) // 2])
     return str(folder / "cut.avi")
+
+
+@pytest.fixture
+def make_video():
+    """make_video(path, frames, size=128, seed=0, fps=30) -> path of an mp4v video of moving shapes."""
+    def make(path, n, size=128, seed=0, fps=30):
+        return write_video(path, scene_frames(n, size, seed), fps)
+
+    return make
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_listening(port: int, server, timeout_s: float = 10.0) -> None:
+    """Wait for the port to listen without connecting: ffmpeg's -listen 1 serves exactly one client."""
+    import time
+
+    wanted = f"0100007F:{port:04X} 00000000:0000 0A"  # 127.0.0.1:port, state LISTEN
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"ffmpeg exited early: {server.stderr.read().decode()[-500:]}")
+        with open("/proc/net/tcp") as f:
+            if any(wanted in line for line in f):
+                return
+        time.sleep(0.05)
+    pytest.fail("ffmpeg did not start listening")
+
+
+@pytest.fixture
+def serve_http():
+    """serve_http(video, loop=False, port=None) -> (url, ffmpeg process): ffmpeg serves the video at its frame
+    rate over HTTP on 127.0.0.1 (a free port unless given) to one client, looping forever with loop=True;
+    every server is killed after the test."""
+    import subprocess
+
+    servers = []
+
+    def serve(video, loop=False, port=None):
+        port = port or _free_port()
+        url = f"http://127.0.0.1:{port}/stream.ts"
+        server = subprocess.Popen(["ffmpeg", "-nostdin", "-loglevel", "error", "-re",
+                                   *(["-stream_loop", "-1"] if loop else []), "-i", str(video), "-c:v", "mpeg4",
+                                   "-q:v", "2", "-f", "mpegts", "-listen", "1", url], stderr=subprocess.PIPE)
+        servers.append(server)
+        _wait_listening(port, server)
+        return url, server
+
+    yield serve
+    for server in servers:
+        server.kill()
+        server.wait()

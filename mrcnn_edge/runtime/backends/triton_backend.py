@@ -74,8 +74,12 @@ class TritonBackend:
     """images uint8 [B,3,H,W] -> dict of the contract's output arrays, computed by a Triton server."""
 
     name = "triton"
+    # Many streams send one request a frame, concurrently, each thread on its own client (clone()): the
+    # server's dynamic batching merges them, and a model with several instances runs them side by side.
+    concurrent_requests = True
 
     def __init__(self, model: str):
+        self.model = model
         self.url = parse_url(model)
         self._as_json = {"as_json": True} if self.url.protocol == "grpc" else {}  # HTTP answers JSON anyway
         self._module, self._server_error = _client_module(self.url.protocol)
@@ -183,6 +187,10 @@ class TritonBackend:
         # A batching config exposes the model's [B] as dims [1] (Triton rejects empty dims): [B,1] here
         outputs["num_detections"] = outputs["num_detections"].reshape(len(images))
         return outputs
+
+    def clone(self) -> "TritonBackend":
+        """Another client of the same model, for another thread (a client is not shared across threads)."""
+        return TritonBackend(self.model)
 
     def close(self) -> None:
         self.client.close()
