@@ -724,6 +724,35 @@ size_t outputBytes(Case const& c)
     return n;
 }
 
+std::string shapesText(std::vector<Array> const& arrays)
+{
+    std::string s;
+    for (Array const& a : arrays)
+    {
+        s += (s.empty() ? "" : " ") + dimsText(a.dims);
+    }
+    return s;
+}
+
+//! Something of what the outputs hold, so that a report of equal outputs is not one of empty ones.
+std::string contentText(Case const& c)
+{
+    if (c.op == "BatchedNMS_TRT")
+    {
+        int32_t kept = 0;
+        std::memcpy(&kept, c.outputs[0].bytes.data(), sizeof kept);
+        return ", " + std::to_string(kept) + " detections kept";
+    }
+    std::vector<uint8_t> const& out = c.outputs[0].bytes;
+    size_t const size = elementSize(c.outputs[0].type);
+    size_t nonzero = 0;
+    for (size_t e = 0; e < out.size(); e += size)
+    {
+        nonzero += std::any_of(&out[e], &out[e] + size, [](uint8_t v) { return v != 0; }) ? 1 : 0;
+    }
+    return ", " + std::to_string(nonzero) + " of " + std::to_string(out.size() / size) + " values nonzero";
+}
+
 class NoResources final : public IPluginResourceContext
 {
 public:
@@ -760,7 +789,12 @@ bool step(char const* name, F&& body)
 
 bool runCase(Case const& c)
 {
-    std::printf("%s (%s, %s maps/inputs)\n", c.name.c_str(), c.op.c_str(), typeName(c.inputs.back().type));
+    std::string types;
+    for (Array const& a : c.inputs)
+    {
+        types += std::string(types.empty() ? "" : ",") + typeName(a.type);
+    }
+    std::printf("%s (%s, inputs %s)\n", c.name.c_str(), c.op.c_str(), types.c_str());
     std::unique_ptr<Fields> const written = fieldsOf(c);
     Io const io = ioOf(c);
     PluginPtr plugin;
@@ -774,7 +808,7 @@ bool runCase(Case const& c)
         return std::to_string(written->collection.nbFields) + " fields from surgery";
     });
     ok = ok && step("2 getOutputDataTypes", [&] { return checkTypes(*i.build, c), std::string(); });
-    ok = ok && step("2 getOutputShapes (IExprBuilder)", [&] { return checkShapes(*i.build, c), dimsText(c.outputs[0].dims); });
+    ok = ok && step("2 getOutputShapes (IExprBuilder)", [&] { return checkShapes(*i.build, c), shapesText(c.outputs); });
     ok = ok && step("3 supportsFormatCombination", [&] { return checkFormats(*i.build, c, io), std::string(); });
     ok = ok && step("3 configurePlugin, getWorkspaceSize", [&] {
         workspace = configure(*i.build, io);
@@ -783,7 +817,7 @@ bool runCase(Case const& c)
     ok = ok && step("4 enqueue vs CPU reference", [&] {
         first = enqueue(*i.runtime, c, io, workspace);
         expectEqualOutputs(first, c.outputs, "enqueue");
-        return "bit-identical, " + std::to_string(c.outputs.size()) + " outputs, " + std::to_string(outputBytes(c)) + " B";
+        return "bit-identical, " + std::to_string(outputBytes(c)) + " B" + contentText(c);
     });
     ok = ok && step("5 clone, enqueue", [&] {
         PluginPtr copy(plugin->clone());
