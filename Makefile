@@ -48,7 +48,8 @@ demo: setup
 
 test-cpp: setup
 	cmake -S . -B $(CMAKE_BUILD) -DCMAKE_BUILD_TYPE=Release -DMRCNN_EDGE_REQUIRE_CUDA=$(REQUIRE_CUDA) \
-	  $(if $(NVCC),-DCMAKE_CUDA_COMPILER=$(NVCC)) $(if $(CUOBJDUMP),-DCUOBJDUMP=$(CUOBJDUMP))
+	  $(if $(NVCC),-DCMAKE_CUDA_COMPILER=$(NVCC)) $(if $(CUOBJDUMP),-DCUOBJDUMP=$(CUOBJDUMP)) \
+	  -DMRCNN_EDGE_DUMP_PYTHON=$(abspath $(BIN))/python
 	cmake --build $(CMAKE_BUILD) -j2
 	ctest --test-dir $(CMAKE_BUILD) --output-on-failure
 

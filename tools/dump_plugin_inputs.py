@@ -44,8 +44,8 @@ def record_plugin_calls(model_path: str) -> list[tuple]:
 
     calls = []
 
-    def recording(node, inputs):
-        outputs = run_plugin_node(node, inputs)
+    def recording(node, inputs, impl="reference"):
+        outputs = run_plugin_node(node, inputs, impl)  # the runner's own impl: the reference
         calls.append((node, [np.ascontiguousarray(a) for a in inputs], outputs))
         return outputs
 
