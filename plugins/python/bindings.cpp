@@ -42,9 +42,8 @@ void requireShape(CArray<T> const& a, std::vector<py::ssize_t> const& shape, cha
     }
 }
 
-py::array_t<float> multilevelRoiAlign(CArray<float> rois, std::vector<CArray<float>> features,
-    std::vector<float> spatialScales, std::tuple<int32_t, int32_t> outputSize, int32_t samplingRatio, bool aligned,
-    float canonicalScale, int32_t canonicalLevel)
+MultilevelRoiAlignParams roiAlignParams(std::vector<float> spatialScales, std::tuple<int32_t, int32_t> outputSize,
+    int32_t samplingRatio, bool aligned, float canonicalScale, int32_t canonicalLevel)
 {
     MultilevelRoiAlignParams p;
     p.outputSize = {std::get<0>(outputSize), std::get<1>(outputSize)};
@@ -53,6 +52,15 @@ py::array_t<float> multilevelRoiAlign(CArray<float> rois, std::vector<CArray<flo
     p.spatialScales = std::move(spatialScales);
     p.canonicalScale = canonicalScale;
     p.canonicalLevel = canonicalLevel;
+    return p;
+}
+
+py::array_t<float> multilevelRoiAlign(CArray<float> rois, std::vector<CArray<float>> features,
+    std::vector<float> spatialScales, std::tuple<int32_t, int32_t> outputSize, int32_t samplingRatio, bool aligned,
+    float canonicalScale, int32_t canonicalLevel)
+{
+    MultilevelRoiAlignParams const p
+        = roiAlignParams(std::move(spatialScales), outputSize, samplingRatio, aligned, canonicalScale, canonicalLevel);
     requireShape(rois, {-1, -1, 4}, "rois");
     if (features.empty())
     {
@@ -145,13 +153,8 @@ py::array multilevelRoiAlignKernels(CArray<float> rois, std::vector<py::array> f
     std::vector<float> spatialScales, std::tuple<int32_t, int32_t> outputSize, int32_t samplingRatio, bool aligned,
     float canonicalScale, int32_t canonicalLevel)
 {
-    MultilevelRoiAlignParams p;
-    p.outputSize = {std::get<0>(outputSize), std::get<1>(outputSize)};
-    p.samplingRatio = samplingRatio;
-    p.aligned = aligned ? 1 : 0;
-    p.spatialScales = std::move(spatialScales);
-    p.canonicalScale = canonicalScale;
-    p.canonicalLevel = canonicalLevel;
+    MultilevelRoiAlignParams const p
+        = roiAlignParams(std::move(spatialScales), outputSize, samplingRatio, aligned, canonicalScale, canonicalLevel);
     validate(p);
     requireShape(rois, {-1, -1, 4}, "rois");
     if (features.empty() || features.size() != p.spatialScales.size())
