@@ -38,14 +38,11 @@ def _roi_align(attrs: dict, impl: str, rois: np.ndarray, *features: np.ndarray) 
     rois = np.ascontiguousarray(rois, np.float32)  # the plugin takes float32 boxes in fp16 graphs too
     args = (list(attrs["spatial_scales"]), tuple(attrs["output_size"]), int(attrs["sampling_ratio"]),
             bool(attrs["aligned"]), float(attrs["canonical_scale"]), int(attrs["canonical_level"]))
-    dtype = features[0].dtype
-    if impl == "kernels" and dtype in (np.float32, np.float16):
-        # the plugin's FeatureType: fp16 maps go through the kernel's __half path, the output is fp16
+    if impl == "kernels":  # the plugin's FeatureType: fp16 maps take the kernel's __half path, the output is fp16
         return [_ref().multilevel_roi_align_kernels(rois, [np.ascontiguousarray(f) for f in features], *args)]
     # fp16 graphs: the reference computes in fp32, as the kernels accumulate, and rounds once to fp16
-    run = _ref().multilevel_roi_align_kernels if impl == "kernels" else _ref().multilevel_roi_align
-    pooled = run(rois, [np.ascontiguousarray(f, np.float32) for f in features], *args)
-    return [pooled.astype(dtype, copy=False)]
+    pooled = _ref().multilevel_roi_align(rois, [np.ascontiguousarray(f, np.float32) for f in features], *args)
+    return [pooled.astype(features[0].dtype, copy=False)]
 
 
 def _nms(attrs: dict, impl: str, boxes: np.ndarray, scores: np.ndarray, categories: np.ndarray) -> list[np.ndarray]:

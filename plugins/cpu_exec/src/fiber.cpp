@@ -5,7 +5,6 @@
 #include "fiber.h"
 
 #include <cstdint>
-#include <cstdlib>
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)

@@ -4,7 +4,6 @@
 #include "cpu_exec/thread_context.h"
 #include "cpu_exec/launch.h"
 #include "fiber.h"
-#include "device_limits.h"
 #include "runtime_state.h"
 
 #include <sys/mman.h>
@@ -17,7 +16,6 @@
 #include <cstring>
 #include <memory>
 #include <numeric>
-#include <string>
 #include <thread>
 #include <vector>
 
