@@ -25,3 +25,16 @@ def link_or_copy(src: str, dst: str) -> bool:
     except OSError:  # another file system, or one without hard links
         shutil.copyfile(src, dst)
         return False
+
+
+def read_onnx(path: str, *, weights: bool = True, fix: str = "pass a .onnx file"):
+    """The ONNX model at path (weights: also its external data); a file that is not one, truncated or foreign,
+    is a UserError in one line ending with `fix`."""
+    import onnx
+
+    from .errors import UserError
+
+    try:
+        return onnx.load(path, load_external_data=weights)
+    except Exception as e:  # protobuf decode errors carry no useful detail for a user
+        raise UserError(f"{path} is not an ONNX model ({type(e).__name__}): {fix}") from None

@@ -17,6 +17,7 @@ import onnx
 from onnx import TensorProto, numpy_helper
 
 from ..errors import UserError
+from ..files import read_onnx
 from .rules import DEFAULT_RELEASE, RELEASES, RULES, Release, operator_table
 
 # ONNX element type -> the names operators.md uses
@@ -319,8 +320,4 @@ def check(path: str, tensorrt: str = DEFAULT_RELEASE) -> CheckResult:
     """Check the ONNX file at `path` against TensorRT `tensorrt`'s rules (10.3, 10.x or 11.x)."""
     if not os.path.isfile(path):
         raise UserError(f"model not found: {path}")
-    try:
-        model = onnx.load(path)
-    except Exception as e:  # protobuf decode errors carry no useful detail for a user
-        raise UserError(f"{path} is not an ONNX model ({type(e).__name__}): pass a .onnx file") from None
-    return check_model(model, path, tensorrt)
+    return check_model(read_onnx(path), path, tensorrt)

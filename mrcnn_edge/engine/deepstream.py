@@ -18,10 +18,10 @@ import shutil
 import textwrap
 from dataclasses import dataclass
 
-import onnx
 
 from ..contract import INPUT, OUTPUTS
 from ..errors import UserError
+from ..files import read_onnx
 from ..export.float_input import write_float_input
 from ..sidecar import read_sidecar
 from .metadata import check_contract, onnx_io, read_engine_metadata
@@ -97,11 +97,7 @@ def _engine_source(path: str) -> _Source:
 
 def _onnx_source(path: str) -> _Source:
     info = read_sidecar(path)
-    try:
-        graph = onnx.load(path, load_external_data=False).graph
-    except Exception as e:  # protobuf's DecodeError and friends
-        raise UserError(f"{path} is not an ONNX model ({type(e).__name__}): pass model.trt.onnx from "
-                        "`mrcnn-edge surgery`") from None
+    graph = read_onnx(path, weights=False, fix="pass model.trt.onnx from `mrcnn-edge surgery`").graph
     if not any(n.op_type.endswith("_TRT") for n in graph.node):
         raise UserError(f"{path} has no TensorRT plugin nodes, so TensorRT cannot build its NMS and RoIAlign regions: "
                         f"run `mrcnn-edge surgery {path}` and pass the .trt.onnx it writes")

@@ -13,6 +13,7 @@ from onnx import TensorProto
 
 from ..contract import INPUT
 from ..errors import UserError
+from ..files import read_onnx
 from ..sidecar import read_sidecar, write_sidecar
 
 INPUT_FORMAT = "float32 NCHW RGB, 0..255"  # recorded in the sidecar as "input"
@@ -60,11 +61,7 @@ def to_float_input(model: onnx.ModelProto, path: str = "the model") -> onnx.Mode
 def write_float_input(model_in: str, model_out: str) -> str:
     """Write the float-input flavour of model_in (an .onnx with its sidecar) to model_out, with a sidecar."""
     info = read_sidecar(model_in)  # before any work: a graph without one is not ours
-    try:
-        model = onnx.load(model_in)
-    except Exception as e:  # protobuf's DecodeError and friends: not an ONNX file
-        raise UserError(f"{model_in} is not an ONNX model ({type(e).__name__}): pass model.onnx or model.trt.onnx "
-                        "from `mrcnn-edge export`/`surgery`") from None
+    model = read_onnx(model_in, fix="pass model.onnx or model.trt.onnx from `mrcnn-edge export`/`surgery`")
     onnx.save(to_float_input(model, model_in), model_out)
     write_sidecar(model_out, {**info, "input": INPUT_FORMAT})
     return model_out

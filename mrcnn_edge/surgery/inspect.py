@@ -9,6 +9,7 @@ import onnx
 from onnx import helper
 
 from ..errors import UserError
+from ..files import read_onnx
 from ..sidecar import sidecar_path
 from .plugins import PLUGIN_DOMAIN
 
@@ -22,10 +23,7 @@ def _tensor(value_info: onnx.ValueInfoProto) -> str:
 def describe_model(path: str) -> str:
     if not os.path.isfile(path):
         raise UserError(f"model not found: {path}")
-    try:
-        model = onnx.load(path, load_external_data=False)
-    except Exception as e:  # protobuf decode errors carry no useful detail for a user
-        raise UserError(f"{path} is not an ONNX model ({type(e).__name__}): pass a .onnx file") from None
+    model = read_onnx(path, weights=False)
     graph = model.graph
     ops = collections.Counter(n.op_type for n in graph.node)
     opsets = ", ".join(f"{o.domain or 'ai.onnx'} {o.version}" for o in model.opset_import)

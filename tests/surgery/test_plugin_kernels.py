@@ -58,3 +58,14 @@ def test_plugin_impl_on_a_graph_without_plugins_is_one_line(exported_model, caps
     assert main(["eval", "--model", path, "--plugin-impl", "kernels", "--num-images", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no --model has any" in err[0]
+
+
+def test_a_truncated_model_is_one_line(surgeried_model, tmp_path, capsys):
+    whole = open(surgeried_model("shipped", (512, 512)).path, "rb").read()
+    truncated = tmp_path / "model.trt.onnx"
+    truncated.write_bytes(whole[: len(whole) // 3])
+    for argv in (["run", "--model", str(truncated), "--source", str(tmp_path), "--plugin-impl", "kernels"],
+                 ["eval", "--model", str(truncated), "--plugin-impl", "kernels", "--num-images", "1"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "is not an ONNX model" in err[0], err

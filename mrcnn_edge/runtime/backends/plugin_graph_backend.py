@@ -28,9 +28,8 @@ class PluginGraphBackend:
 
 
 def has_plugin_nodes(path: str) -> bool:
-    import onnx
-
+    from ...files import read_onnx
     from ...surgery.plugins import PLUGIN_DOMAIN
 
-    model = onnx.load(path, load_external_data=False)
+    model = read_onnx(path, weights=False, fix="re-export it with `mrcnn-edge export` (and `surgery`)")
     return any(o.domain == PLUGIN_DOMAIN for o in model.opset_import)
