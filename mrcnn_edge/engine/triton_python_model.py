@@ -14,7 +14,6 @@ import onnxruntime as ort
 import triton_python_backend_utils as pb_utils
 
 INPUT = "images"
-OUTPUTS = ("num_detections", "boxes", "scores", "classes", "masks")
 
 
 class TritonPythonModel:
@@ -22,6 +21,8 @@ class TritonPythonModel:
         config = json.loads(args["model_config"])
         parameters = {k: json.loads(v["string_value"]) for k, v in config.get("parameters", {}).items()}
         self.batched = config.get("max_batch_size", 0) > 0
+        # the outputs config.pbtxt names (mrcnn-edge writes it from the contract): no second spelling here
+        self.outputs = [output["name"] for output in config["output"]]
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(parameters.get("intra_op_threads", 0))
         options.inter_op_num_threads = 1  # one chain of big ops, as the client-side ONNX Runtime backend
@@ -33,12 +34,12 @@ class TritonPythonModel:
         images = [pb_utils.get_input_tensor_by_name(r, INPUT).as_numpy() for r in requests]
         try:
             if self.batched and len(images) > 1:  # one run for the batch Triton formed, split back per request
-                outputs = self.session.run(list(OUTPUTS), {INPUT: np.concatenate(images)})
+                outputs = self.session.run(self.outputs, {INPUT: np.concatenate(images)})
                 splits = np.cumsum([len(i) for i in images])[:-1]
                 per_request = zip(*(np.split(o, splits) for o in outputs))
             else:
-                per_request = (self.session.run(list(OUTPUTS), {INPUT: i}) for i in images)
+                per_request = (self.session.run(self.outputs, {INPUT: i}) for i in images)
             return [pb_utils.InferenceResponse([pb_utils.Tensor(n, np.ascontiguousarray(v))
-                                                for n, v in zip(OUTPUTS, out)]) for out in per_request]
+                                                for n, v in zip(self.outputs, out)]) for out in per_request]
         except Exception as e:  # ONNX Runtime's error goes back to each client, the server stays up
             return [pb_utils.InferenceResponse(error=pb_utils.TritonError(f"onnxruntime: {e}")) for _ in requests]

@@ -22,7 +22,6 @@ from torchvision.ops import MultiScaleRoIAlign, boxes as box_ops
 from ..model.conventions import Conventions, conventions_of
 from .regions import batched_nms, multilevel_roi_align
 
-OUTPUT_NAMES = ("num_detections", "boxes", "scores", "classes", "masks")
 SCORED_OUT = -1.0  # the score of a row torchvision would have dropped: below every threshold (>= 0)
 MIN_SIDE, MAX_SIDE, STRIDE = 320, 1344, 32
 

@@ -20,9 +20,10 @@ from tqdm import tqdm
 
 from .._version import __version__
 from ..model.conventions import conventions_of
+from ..contract import OUTPUTS
 from ..errors import UserError
 from ..sidecar import write_sidecar
-from .deploy import MAX_SIDE, MIN_SIDE, OUTPUT_NAMES, STRIDE, DeployMaskRCNN
+from .deploy import MAX_SIDE, MIN_SIDE, STRIDE, DeployMaskRCNN
 from .onnx_functions import DOMAIN, VERSION, batched_nms_function, multilevel_roi_align_function, translation_table
 
 OPSET = 18
@@ -82,7 +83,7 @@ def export_model(model: MaskRCNN, out_path: str, size: tuple[int, int], *, batch
     dynamic = None if batch_size else {"images": {0: torch.export.Dim("batch", min=1, max=MAX_BATCH)}}
     with torch.no_grad():
         program = torch.onnx.export(deploy, (images,), dynamo=True, opset_version=opset, input_names=["images"],
-                                    output_names=list(OUTPUT_NAMES), custom_translation_table=translation_table(),
+                                    output_names=list(OUTPUTS), custom_translation_table=translation_table(),
                                     dynamic_shapes=dynamic, optimize=True, verbose=False)
     proto = program.model_proto
     _read_shapes_after_the_cast(proto.graph)
