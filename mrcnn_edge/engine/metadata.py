@@ -14,7 +14,7 @@ from typing import Any
 
 import onnx
 
-from ..contract import CONTRACT
+from ..contract import CONTRACT, DETECTION_OUTPUTS, HEAD_OUTPUTS, INPUT, heads_of, outputs_for
 from ..errors import UserError
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -60,13 +60,16 @@ def onnx_io(onnx_path: str) -> dict[str, dict]:
 
 
 def check_contract(io: dict[str, dict], path: str) -> None:
-    """A UserError unless `io` has the contract's tensors and types and a fixed image size."""
-    wrong = [f"{name} {dtype}" for name, dtype in CONTRACT.items() if io.get(name, {}).get("dtype") != dtype]
-    images = io.get("images", {}).get("shape", [])
+    """A UserError unless `io` has the contract's input, detection outputs and at least one head's output,
+    each of its type, and a fixed image size. A head a model lacks (keypoints on a Mask R-CNN) is no error."""
+    names = (INPUT, *outputs_for(heads_of(io) or ("mask",)))
+    wrong = [f"{name} {CONTRACT[name]}" for name in names if io.get(name, {}).get("dtype") != CONTRACT[name]]
+    images = io.get(INPUT, {}).get("shape", [])
     if wrong or len(images) != 4 or min(images[1:]) <= 0:
+        heads = " and/or ".join(HEAD_OUTPUTS.values())
         raise UserError(f"{path} is not an mrcnn-edge model: it needs uint8 images [B,3,H,W] with fixed H, W and "
-                        f"outputs {', '.join(list(CONTRACT)[1:])}" + (f" (wrong or missing: {', '.join(wrong)})"
-                                                                     if wrong else ""))
+                        f"outputs {', '.join(DETECTION_OUTPUTS)} with {heads}"
+                        + (f" (wrong or missing: {', '.join(wrong)})" if wrong else ""))
 
 
 def engine_metadata_path(engine_path: str) -> str:
