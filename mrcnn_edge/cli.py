@@ -22,8 +22,9 @@ def _models(args) -> None:
 def _train(args) -> None:
     from .model.train import TrainConfig, train
 
-    cfg = TrainConfig(arch=args.arch, iterations=args.iterations, seed=args.seed, warmup=args.warmup,
-                      init=args.init, first_image=args.first_image, stop_after=args.stop_after)
+    cfg = TrainConfig(task=args.task, arch=args.arch, iterations=args.iterations, seed=args.seed,
+                      warmup=args.warmup, init=args.init, init_backbone=args.init_backbone,
+                      first_image=args.first_image, stop_after=args.stop_after, resume=args.resume)
     print(train(cfg, args.out))
 
 
@@ -183,14 +184,20 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list architectures and the shipped checkpoint")
     p.set_defaults(func=_models)
 
-    p = sub.add_parser("train", help="train an architecture on the synthetic shapes set (CPU)")
-    p.add_argument("--arch", default="maskrcnn_mobilenet_v3_large_fpn_lite")
+    p = sub.add_parser("train", help="train an architecture on a synthetic set (CPU): shapes (masks) or figures (keypoints)")
+    p.add_argument("--task", choices=("masks", "keypoints"), default="masks",
+                   help="masks: the shapes set; keypoints: the articulated figures set")
+    p.add_argument("--arch", default=None, help="default: the task's light architecture")
     p.add_argument("--iterations", type=int, default=3000, help="length of the cosine learning-rate schedule")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--warmup", type=int, default=300)
     p.add_argument("--init", default=None, help="start from this checkpoint's weights (a continued run)")
+    p.add_argument("--init-backbone", default=None,
+                   help="start backbone, RPN and box head from another light model (e.g. the shipped mask model)")
     p.add_argument("--first-image", type=int, default=0, help="index of the first synthetic training image")
     p.add_argument("--stop-after", type=int, default=None, help="stop after this many iterations")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run in --out from its last checkpoint, same settings")
     p.add_argument("--out", default="runs/train")
     p.set_defaults(func=_train)
 

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from torchvision.models import mobilenet_v3_large
-from torchvision.models.detection import MaskRCNN, maskrcnn_resnet50_fpn, maskrcnn_resnet50_fpn_v2
+from torchvision.models.detection import (KeypointRCNN, MaskRCNN, keypointrcnn_resnet50_fpn, maskrcnn_resnet50_fpn,
+                                          maskrcnn_resnet50_fpn_v2)
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.keypoint_rcnn import KeypointRCNNHeads, KeypointRCNNPredictor
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
@@ -22,6 +24,7 @@ from .detectron2_arch import R50 as D2_R50, R101 as D2_R101
 from .detectron2_arch import detectron2_mask_rcnn_R_50_FPN, detectron2_mask_rcnn_R_101_FPN
 
 LIGHT_ARCH = "maskrcnn_mobilenet_v3_large_fpn_lite"
+LIGHT_KEYPOINT_ARCH = "keypointrcnn_mobilenet_v3_large_fpn_lite"
 
 
 def _light_backbone(fpn_channels: int) -> BackboneWithFPN:
@@ -45,6 +48,29 @@ def _light_backbone(fpn_channels: int) -> BackboneWithFPN:
     )
 
 
+_LIGHT_FEATMAPS = ["0", "1", "2"]
+# Fewer proposals at test time than the ResNet-50 models (500 against 1000), and smaller frames.
+_LIGHT_DEFAULTS = dict(
+    min_size=512, max_size=512,
+    rpn_pre_nms_top_n_test=500, rpn_post_nms_top_n_test=500,
+    rpn_pre_nms_top_n_train=1000, rpn_post_nms_top_n_train=1000,
+    box_batch_size_per_image=256, box_detections_per_img=50,
+)
+
+
+def _light_detector(num_classes: int, fpn_channels: int, representation_size: int) -> dict:
+    """The light models' shared parts as torchvision's GeneralizedRCNN keyword arguments: backbone,
+    anchors (one size per FPN map: strides 16, 32, 32, 64), box RoIAlign, narrow box head."""
+    anchor_sizes = ((32,), (64,), (128,), (256,))
+    return dict(
+        backbone=_light_backbone(fpn_channels), num_classes=None,
+        rpn_anchor_generator=AnchorGenerator(anchor_sizes, ((0.5, 1.0, 2.0),) * len(anchor_sizes)),
+        box_roi_pool=MultiScaleRoIAlign(featmap_names=_LIGHT_FEATMAPS, output_size=7, sampling_ratio=2),
+        box_head=TwoMLPHead(fpn_channels * 7 * 7, representation_size),
+        box_predictor=FastRCNNPredictor(representation_size, num_classes),
+    )
+
+
 def maskrcnn_mobilenet_v3_large_fpn_lite(
     *, num_classes: int = 5, fpn_channels: int = 128, representation_size: int = 256,
     mask_layers: tuple[int, ...] = (64, 64, 64, 64), **kwargs,
@@ -52,40 +78,38 @@ def maskrcnn_mobilenet_v3_large_fpn_lite(
     """Mask R-CNN for edge devices: MobileNetV3-Large FPN, narrow box head, narrow mask head.
 
     Keyword arguments are MaskRCNN's (min_size, rpn_post_nms_top_n_test, box_score_thresh, ...).
-    The defaults keep fewer proposals at test time than the ResNet-50 models (500 against 1000).
     """
-    backbone = _light_backbone(fpn_channels)
-    featmaps = ["0", "1", "2"]
-    anchor_sizes = ((32,), (64,), (128,), (256,))  # one size per FPN map: strides 16, 32, 32, 64
-    aspect_ratios = ((0.5, 1.0, 2.0),) * len(anchor_sizes)
-    box_roi_pool = MultiScaleRoIAlign(featmap_names=featmaps, output_size=7, sampling_ratio=2)
-    mask_roi_pool = MultiScaleRoIAlign(featmap_names=featmaps, output_size=14, sampling_ratio=2)
-    defaults = dict(
-        min_size=512, max_size=512,
-        rpn_pre_nms_top_n_test=500, rpn_post_nms_top_n_test=500,
-        rpn_pre_nms_top_n_train=1000, rpn_post_nms_top_n_train=1000,
-        box_batch_size_per_image=256, box_detections_per_img=50,
-    )
-    defaults.update(kwargs)
     return MaskRCNN(
-        backbone,
-        num_classes=None,
-        rpn_anchor_generator=AnchorGenerator(anchor_sizes, aspect_ratios),
-        box_roi_pool=box_roi_pool,
-        box_head=TwoMLPHead(fpn_channels * 7 * 7, representation_size),
-        box_predictor=FastRCNNPredictor(representation_size, num_classes),
-        mask_roi_pool=mask_roi_pool,
+        **_light_detector(num_classes, fpn_channels, representation_size),
+        mask_roi_pool=MultiScaleRoIAlign(featmap_names=_LIGHT_FEATMAPS, output_size=14, sampling_ratio=2),
         mask_head=MaskRCNNHeads(fpn_channels, list(mask_layers), 1),
         mask_predictor=MaskRCNNPredictor(mask_layers[-1], mask_layers[-1], num_classes),
-        **defaults,
+        **{**_LIGHT_DEFAULTS, **kwargs},
+    )
+
+
+def keypointrcnn_mobilenet_v3_large_fpn_lite(
+    *, num_classes: int = 2, num_keypoints: int = 11, fpn_channels: int = 128, representation_size: int = 256,
+    keypoint_layers: tuple[int, ...] = (128, 128, 128, 128), **kwargs,
+) -> KeypointRCNN:
+    """Keypoint R-CNN on the light Mask R-CNN's backbone and box head: the paper's keypoint head (convs on
+    14x14 RoIAlign features, a deconv and a 2x upsample to one 56x56 heatmap per keypoint), narrower.
+    At most 20 detections per image by default: each carries K heatmaps of 56x56 off the device."""
+    return KeypointRCNN(
+        **_light_detector(num_classes, fpn_channels, representation_size),
+        keypoint_roi_pool=MultiScaleRoIAlign(featmap_names=_LIGHT_FEATMAPS, output_size=14, sampling_ratio=2),
+        keypoint_head=KeypointRCNNHeads(fpn_channels, list(keypoint_layers)),
+        keypoint_predictor=KeypointRCNNPredictor(keypoint_layers[-1], num_keypoints),
+        **{**_LIGHT_DEFAULTS, "box_detections_per_img": 20, **kwargs},
     )
 
 
 @dataclass(frozen=True)
 class Architecture:
     name: str
-    build: Callable[..., MaskRCNN]
+    build: Callable[..., MaskRCNN | KeypointRCNN]
     description: str
+    heads: tuple[str, ...] = ("mask",)  # the contract's heads (contract.HEAD_OUTPUTS) its graph has
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -97,6 +121,11 @@ ARCHITECTURES: dict[str, Architecture] = {
                      "ResNet-50-FPN v2 (Li et al. 2021): BatchNorm in FPN and heads, 4-conv box head"),
         Architecture(LIGHT_ARCH, maskrcnn_mobilenet_v3_large_fpn_lite,
                      "MobileNetV3-Large FPN (strides 16-64), narrow heads: for CPUs and small Jetsons"),
+        Architecture("keypointrcnn_resnet50_fpn", keypointrcnn_resnet50_fpn,
+                     "Keypoint R-CNN ResNet-50-FPN (He et al. 2017): COCO's 17 person keypoints, torchvision "
+                     "weights load unchanged", heads=("keypoint",)),
+        Architecture(LIGHT_KEYPOINT_ARCH, keypointrcnn_mobilenet_v3_large_fpn_lite,
+                     "Keypoint R-CNN on the light backbone: for CPUs and small Jetsons", heads=("keypoint",)),
         Architecture(D2_R50, detectron2_mask_rcnn_R_50_FPN,
                      "detectron2 mask_rcnn_R_50_FPN_{1x,3x}: its .pkl/.pth load, its conventions as options"),
         Architecture(D2_R101, detectron2_mask_rcnn_R_101_FPN,
@@ -105,13 +134,13 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 
 
-def build_model(arch: str, *, num_classes: int, **kwargs) -> MaskRCNN:
+def build_model(arch: str, *, num_classes: int, **kwargs) -> MaskRCNN | KeypointRCNN:
     """Build an architecture by name with random weights; kwargs are MaskRCNN's test-time settings."""
     from ..errors import UserError
 
     if arch not in ARCHITECTURES:
         raise UserError(f"unknown architecture '{arch}': choose one of {', '.join(ARCHITECTURES)}")
-    if ARCHITECTURES[arch].build in (maskrcnn_resnet50_fpn, maskrcnn_resnet50_fpn_v2):
+    if ARCHITECTURES[arch].build in (maskrcnn_resnet50_fpn, maskrcnn_resnet50_fpn_v2, keypointrcnn_resnet50_fpn):
         kwargs.update(weights=None, weights_backbone=None)
     model = ARCHITECTURES[arch].build(num_classes=num_classes, **kwargs)
     return model.eval()

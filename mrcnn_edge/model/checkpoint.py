@@ -216,12 +216,13 @@ def load_state_dict_strict(model: nn.Module, state: dict, path: str) -> None:
     model.load_state_dict(state, strict=False)
 
 
-def save_checkpoint(path: str, model: MaskRCNN, *, arch: str, classes, input_size=None, extra=None) -> None:
+def save_checkpoint(path: str, model: MaskRCNN, *, arch: str, classes, input_size=None, extra=None,
+                    keypoint_layout: dict | None = None) -> None:
     """Save in our format: weights plus what deployment needs to know about them."""
     if arch not in ARCHITECTURES:
         raise UserError(f"unknown architecture '{arch}'")
     tmp = path + ".tmp"
     torch.save({"format": FORMAT, "arch": arch, "num_classes": len(classes) + 1, "classes": list(classes),
                 "input_size": list(input_size) if input_size else None, "extra": extra or {},
-                "model": model.state_dict()}, tmp)
+                "keypoint_layout": keypoint_layout, "model": model.state_dict()}, tmp)
     os.replace(tmp, path)  # a killed save never leaves a truncated checkpoint behind
