@@ -18,7 +18,7 @@ def shipped_checkpoint():
 
 
 def random_resnet_checkpoint(arch: str, path: str) -> str:
-    """Seeded random init with 4 classes, with the two last layers redrawn with std 0.01.
+    """Seeded random init with 4 classes (a keypoint arch: torchvision's person class), the last layers redrawn small.
 
     The classifier: the default init leaves every score tied near 1/C and std 0.5 saturates them all at
     1.0 (measured); ties make the kept set depend on tie-breaking, and this way all 100 scores differ.
@@ -30,10 +30,14 @@ def random_resnet_checkpoint(arch: str, path: str) -> str:
     from mrcnn_edge.model.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
-    model = build_model(arch, num_classes=5)
+    keypoints = arch.startswith("keypointrcnn")  # torchvision's layout: person and background
+    model = build_model(arch, num_classes=2 if keypoints else 5)
     nn.init.normal_(model.roi_heads.box_predictor.cls_score.weight, std=0.01)
-    nn.init.normal_(model.roi_heads.mask_predictor.mask_fcn_logits.weight, std=0.01)
-    save_checkpoint(path, model, arch=arch, classes=[f"c{i}" for i in range(1, 5)])
+    if keypoints:  # heatmap logits of order 1 (the default init's reach 50), so a score's 1e-3 is not rounding
+        nn.init.normal_(model.roi_heads.keypoint_predictor.kps_score_lowres.weight, std=0.001)
+    else:
+        nn.init.normal_(model.roi_heads.mask_predictor.mask_fcn_logits.weight, std=0.01)
+    save_checkpoint(path, model, arch=arch, classes=["person"] if keypoints else [f"c{i}" for i in range(1, 5)])
     return path
 
 

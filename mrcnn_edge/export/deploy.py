@@ -1,8 +1,9 @@
-"""DeployMaskRCNN: torchvision's Mask R-CNN test-time forward with static shapes, for export.
+"""DeployMaskRCNN: torchvision's Mask R-CNN (and Keypoint R-CNN) test-time forward with static shapes, for export.
 
-It holds the very same modules (backbone, RPN head, box coders, box and mask heads) and weights as
-the torchvision model and repeats torchvision's inference step by step (rpn.filter_proposals,
-roi_heads.postprocess_detections, maskrcnn_inference). What differs is only the shape discipline:
+It holds the very same modules (backbone, RPN head, box coders, box, mask and keypoint heads) and weights
+as the torchvision model and repeats torchvision's inference step by step (rpn.filter_proposals,
+roi_heads.postprocess_detections, maskrcnn_inference; keypoint heatmaps are decoded on the host,
+`runtime/keypoints.py`, because torchvision's decode resizes each heatmap to its box's size). What differs is only the shape discipline:
 the input size is fixed, there is no resize (the runtime letterboxes frames), and every selection
 that torchvision makes by dropping rows is made by scoring rows out and padding to a fixed count.
 The data-dependent steps live inside the two regions of `regions.py`. Where a model family departs from
@@ -33,15 +34,23 @@ def _is_large_enough(boxes: Tensor, min_size: float, exclusive: bool = False) ->
     return ((w > min_size) & (h > min_size)) if exclusive else ((w >= min_size) & (h >= min_size))
 
 
+def heads_of_model(model) -> tuple[str, ...]:
+    """The contract's heads (contract.HEAD_OUTPUTS) a torchvision model's RoIHeads carry."""
+    rh = model.roi_heads
+    return tuple(head for head, has in (("mask", rh.has_mask()), ("keypoint", rh.has_keypoint())) if has)
+
+
 class DeployMaskRCNN(nn.Module):
-    """uint8 RGB images [B,3,H,W] -> num_detections [B], boxes [B,K,4], scores [B,K], classes [B,K],
-    masks [B,K,28,28] (probabilities of each detection's own class). K = box_detections_per_img."""
+    """uint8 RGB images [B,3,H,W] -> num_detections [B], boxes [B,K,4], scores [B,K], classes [B,K], then
+    per head: masks [B,K,28,28] (probabilities of each detection's own class), keypoint_heatmaps
+    [B,K,J,56,56] (logits). K = box_detections_per_img."""
 
     def __init__(self, model: MaskRCNN, image_size: tuple[int, int]):
         super().__init__()
         self.image_size = tuple(image_size)
         self.backbone, self.rpn, self.roi_heads = model.backbone, model.rpn, model.roi_heads
         self.conventions: Conventions = conventions_of(model)
+        self.heads = heads_of_model(model)
         raw = self.conventions.pixel_mean is not None  # mean/std in 0..255 units (detectron2)
         mean = self.conventions.pixel_mean if raw else model.transform.image_mean
         std = self.conventions.pixel_std if raw else model.transform.image_std
@@ -82,8 +91,12 @@ class DeployMaskRCNN(nn.Module):
         features = self.backbone(x)
         proposals = self.propose(features)
         num_detections, boxes, scores, classes = self.detect(features, proposals)
-        masks = self.segment(features, boxes, classes)
-        return num_detections, boxes, scores, classes, masks
+        outputs = [num_detections, boxes, scores, classes]
+        if "mask" in self.heads:
+            outputs.append(self.segment(features, boxes, classes))
+        if "keypoint" in self.heads:
+            outputs.append(self.keypoint_heatmaps(features, boxes))
+        return tuple(outputs)
 
     def propose(self, features: dict[str, Tensor]) -> Tensor:
         """RPN (rpn.forward + filter_proposals): features -> proposals [B,P,4], P = post_nms_top_n, padded
@@ -155,3 +168,10 @@ class DeployMaskRCNN(nn.Module):
         own_class = classes.reshape(-1, 1, 1, 1) == torch.arange(num_classes, dtype=classes.dtype).view(1, -1, 1, 1)
         logits = torch.where(own_class, logits, 0.0).sum(1)  # [B*K,M,M], exactly the own class's logits
         return logits.reshape(B, -1, M, M).sigmoid()
+
+    def keypoint_heatmaps(self, features: dict[str, Tensor], boxes: Tensor) -> Tensor:
+        """Keypoint head (roi_heads.forward up to keypointrcnn_inference): boxes [B,K,4] -> heatmap logits
+        [B,K,J,S,S]. As in segment, no shape names K."""
+        heads = self.roi_heads
+        logits = heads.keypoint_predictor(heads.keypoint_head(self._pool(heads.keypoint_roi_pool, features, boxes)))
+        return logits.reshape(boxes.shape[0], -1, *logits.shape[1:])

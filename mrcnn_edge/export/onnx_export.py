@@ -20,10 +20,10 @@ from tqdm import tqdm
 
 from .._version import __version__
 from ..model.conventions import conventions_of
-from ..contract import OUTPUTS
+from ..contract import outputs_for
 from ..errors import UserError
 from ..sidecar import write_sidecar
-from .deploy import MAX_SIDE, MIN_SIDE, STRIDE, DeployMaskRCNN
+from .deploy import MAX_SIDE, MIN_SIDE, STRIDE, DeployMaskRCNN, heads_of_model
 from .onnx_functions import DOMAIN, VERSION, batched_nms_function, multilevel_roi_align_function, translation_table
 
 OPSET = 18
@@ -83,7 +83,7 @@ def export_model(model: MaskRCNN, out_path: str, size: tuple[int, int], *, batch
     dynamic = None if batch_size else {"images": {0: torch.export.Dim("batch", min=1, max=MAX_BATCH)}}
     with torch.no_grad():
         program = torch.onnx.export(deploy, (images,), dynamo=True, opset_version=opset, input_names=["images"],
-                                    output_names=list(OUTPUTS), custom_translation_table=translation_table(),
+                                    output_names=list(outputs_for(deploy.heads)), custom_translation_table=translation_table(),
                                     dynamic_shapes=dynamic, optimize=True, verbose=False)
     proto = program.model_proto
     _read_shapes_after_the_cast(proto.graph)
@@ -98,11 +98,18 @@ def export_model(model: MaskRCNN, out_path: str, size: tuple[int, int], *, batch
     return len(proto.graph.node)
 
 
-def sidecar_info(model: MaskRCNN, *, arch: str, classes, size, opset: int, sha256: str) -> dict:
+def sidecar_info(model: MaskRCNN, *, arch: str, classes, size, opset: int, sha256: str,
+                 keypoint_layout=None) -> dict:
     """What the runtime needs to know about model.onnx, written next to it as model.json."""
-    return {"arch": arch, "classes": list(classes), "input_size": list(size), "precision": "fp32",
+    heads = heads_of_model(model)
+    info = {"arch": arch, "classes": list(classes), "input_size": list(size), "precision": "fp32",
             "score_threshold": model.roi_heads.score_thresh, "detections": model.roi_heads.detections_per_img,
-            "mask_size": 28, "paste": conventions_of(model).paste, "opset": opset, "checkpoint_sha256": sha256, "mrcnn_edge_version": __version__}
+            "heads": list(heads), "opset": opset, "checkpoint_sha256": sha256, "mrcnn_edge_version": __version__}
+    if "mask" in heads:
+        info.update(mask_size=28, paste=conventions_of(model).paste)
+    if "keypoint" in heads:
+        info["keypoint_layout"] = keypoint_layout.to_json()
+    return info
 
 
 def export_onnx(weights: str, out_path: str, size: tuple[int, int] | None = None, arch: str | None = None, *,
@@ -123,7 +130,8 @@ def export_onnx(weights: str, out_path: str, size: tuple[int, int] | None = None
         bar.update()
         bar.set_description("write sidecar")
         sidecar = write_sidecar(out_path, sidecar_info(model, arch=ckpt.arch, classes=ckpt.classes, size=size,
-                                                       opset=opset, sha256=ckpt.sha256))
+                                                       opset=opset, sha256=ckpt.sha256,
+                                                       keypoint_layout=ckpt.keypoint_layout))
         bar.update()
     return ExportResult(out_path, sidecar, nodes, time.perf_counter() - start, os.path.getsize(out_path),
                         tuple(ckpt.notes))

@@ -23,7 +23,8 @@ from torchvision.models.detection import MaskRCNN
 from ..errors import UserError
 from ..files import sha256_of
 from . import detectron2_checkpoint
-from .architectures import ARCHITECTURES, LIGHT_ARCH, build_model
+from ..keypoint_layout import KeypointLayout, default_layout
+from .architectures import ARCHITECTURES, LIGHT_ARCH, LIGHT_KEYPOINT_ARCH, build_model
 from .class_names import UNUSED, coco_class_names, default_class_names
 
 FORMAT = "mrcnn-edge/1"
@@ -33,6 +34,9 @@ _SIGNATURES = {
     "maskrcnn_resnet50_fpn": "backbone.body.layer1.0.conv1.weight",
     LIGHT_ARCH: "backbone.body.0.0.weight",
 }
+# A Keypoint R-CNN has the trunk of its Mask R-CNN sibling and this tensor (ConvTranspose2d [C, K, 4, 4]).
+_KEYPOINT_KEY = "roi_heads.keypoint_predictor.kps_score_lowres.weight"
+_KEYPOINT_ARCH = {"maskrcnn_resnet50_fpn": "keypointrcnn_resnet50_fpn", LIGHT_ARCH: LIGHT_KEYPOINT_ARCH}
 _NUM_CLASSES_KEY = "roi_heads.box_predictor.cls_score.weight"
 # Entries holding weights in the files training code writes, in the order they are preferred. EMA
 # weights come first: the scripts that keep them evaluate (and mean you to deploy) the average.
@@ -52,6 +56,12 @@ class Checkpoint:
     sha256: str = ""
     extra: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what was done to read the file (DDP prefix, EMA, names)
+    keypoint_layout: KeypointLayout | None = None  # keypoint models only
+
+    @property
+    def build_settings(self) -> dict:
+        """What build_model needs beyond the class count to rebuild this checkpoint's model."""
+        return {"num_keypoints": self.keypoint_layout.num_keypoints} if self.keypoint_layout else {}
 
 
 def _torch_load(path: str):
@@ -133,7 +143,7 @@ def infer_arch(state_dict: dict) -> str:
     """The architecture whose signature tensor the state dict has (v2 is checked before v1)."""
     for arch, key in _SIGNATURES.items():
         if key in state_dict:
-            return arch
+            return _KEYPOINT_ARCH.get(arch, arch) if _KEYPOINT_KEY in state_dict else arch
     raise UserError("checkpoint is not a Mask R-CNN state dict of a known architecture "
                     f"(none of {', '.join(_SIGNATURES.values())} found): pass --arch or check the file")
 
@@ -159,7 +169,19 @@ def read_checkpoint(path: str, arch: str | None = None, classes: list[str] | Non
     size = meta.get("input_size")
     return Checkpoint(arch=found, num_classes=num_classes, classes=names, state_dict=state,
                       input_size=tuple(size) if size else None, path=path, sha256=sha256_of(path),
-                      extra=meta.get("extra", {}), notes=notes)
+                      extra=meta.get("extra", {}), notes=notes, keypoint_layout=_keypoint_layout(state, meta, notes))
+
+
+def _keypoint_layout(state: dict, meta: dict, notes: list[str]) -> KeypointLayout | None:
+    """The file's own layout, else COCO's person layout for 17 keypoints (torchvision's), else numbered joints."""
+    if _KEYPOINT_KEY not in state:
+        return None
+    if meta.get("keypoint_layout"):
+        return KeypointLayout.from_json(meta["keypoint_layout"])
+    layout = default_layout(int(state[_KEYPOINT_KEY].shape[1]))
+    notes.append("keypoint layout: COCO's 17 person keypoints (torchvision's metadata)" if layout.limbs else
+                 f"keypoint layout: {layout.num_keypoints} numbered keypoints, no skeleton (the file names none)")
+    return layout
 
 
 def _detectron2_named(ckpt: Checkpoint, classes: list[str] | None, notes: list[str]) -> Checkpoint:
@@ -192,7 +214,7 @@ def load_model(path: str, arch: str | None = None, num_classes: int | None = Non
     if num_classes is not None and num_classes != ckpt.num_classes:
         raise UserError(f"{path} has {ckpt.num_classes} classes (background included), not {num_classes}: "
                         "pass the matching --num-classes or checkpoint")
-    model = build_model(ckpt.arch, num_classes=ckpt.num_classes, **test_settings)
+    model = build_model(ckpt.arch, num_classes=ckpt.num_classes, **ckpt.build_settings, **test_settings)
     load_state_dict_strict(model, ckpt.state_dict, path)
     return model.eval(), ckpt
 

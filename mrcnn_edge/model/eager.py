@@ -8,11 +8,24 @@ from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.roi_heads import paste_masks_in_image
 from torchvision.ops import clip_boxes_to_image
 
+from typing import NamedTuple
+
 from ..letterbox import letterbox
 
 
+class Prediction(NamedTuple):
+    """One frame's detections in its pixels, as torchvision names them; a head the model lacks is None."""
+    boxes: np.ndarray  # [N,4] x1,y1,x2,y2
+    scores: np.ndarray  # [N]
+    classes: np.ndarray  # [N] 1-based
+    masks: np.ndarray | None = None  # [N,H,W] bool
+    keypoints: np.ndarray | None = None  # [N,J,3] x, y, v = 1
+    keypoint_scores: np.ndarray | None = None  # [N,J]
+
+
 class EagerPredictor:
-    """frame (RGB uint8 [H,W,3]) -> (boxes, scores, classes, masks bool [N,H,W]) with torchvision's own code.
+    """frame (RGB uint8 [H,W,3]) -> Prediction (boxes, scores, classes, masks bool [N,H,W], keypoints) with
+    torchvision's own code.
 
     input_size None runs torchvision's whole forward (its own resize). With an input size (H, W) the
     frame is letterboxed as the runtime does for a deployed model, and torchvision's modules run on
@@ -31,8 +44,8 @@ class EagerPredictor:
             return self._letterboxed(frame_rgb)
         image = torch.from_numpy(np.ascontiguousarray(frame_rgb)).permute(2, 0, 1).float() / 255
         out = self.model([image])[0]
-        masks = out["masks"][:, 0] > self.mask_threshold
-        return out["boxes"].numpy(), out["scores"].numpy(), out["labels"].numpy(), masks.numpy()
+        masks = out["masks"][:, 0] > self.mask_threshold if "masks" in out else None
+        return self._prediction(out, out["boxes"], masks)
 
     def _letterboxed(self, frame_rgb: np.ndarray):
         canvas, placed = letterbox(frame_rgb, self.input_size)
@@ -43,5 +56,17 @@ class EagerPredictor:
         out = self.model.roi_heads(features, proposals, images.image_sizes)[0][0]
         frame_size = (placed.frame_height, placed.frame_width)
         boxes = clip_boxes_to_image(out["boxes"] / placed.scale, frame_size)
-        masks = paste_masks_in_image(out["masks"], boxes, frame_size)[:, 0] > self.mask_threshold
-        return boxes.numpy(), out["scores"].numpy(), out["labels"].numpy(), masks.numpy()
+        masks = None
+        if "masks" in out:
+            masks = paste_masks_in_image(out["masks"], boxes, frame_size)[:, 0] > self.mask_threshold
+        if "keypoints" in out:  # torchvision's resize_keypoints: x and y scaled from the canvas to the frame
+            out["keypoints"] = torch.cat([out["keypoints"][..., :2] / placed.scale, out["keypoints"][..., 2:]], -1)
+        return self._prediction(out, boxes, masks)
+
+    @staticmethod
+    def _prediction(out: dict, boxes, masks) -> Prediction:
+        keypoints = out.get("keypoints")
+        return Prediction(boxes.numpy(), out["scores"].numpy(), out["labels"].numpy(),
+                          None if masks is None else masks.numpy(),
+                          None if keypoints is None else keypoints.numpy(),
+                          None if keypoints is None else out["keypoints_scores"].numpy())

@@ -14,13 +14,19 @@ class Detections:
     boxes   float32 [N,4]  x1,y1,x2,y2 in frame pixels
     scores  float32 [N]
     classes int32   [N]    1-based category ids, as torchvision
-    masks   bool    [N,H,W] pasted into the frame (threshold 0.5), H,W = the frame's size
+    masks   bool    [N,H,W] pasted into the frame (threshold 0.5), H,W = the frame's size; None for a
+                           model without a mask head
+    keypoints float32 [N,J,3] x, y in frame pixels, v = 1 (torchvision's); None without a keypoint head
+    keypoint_scores float32 [N,J] each keypoint's heatmap logit
     """
     boxes: np.ndarray
     scores: np.ndarray
     classes: np.ndarray
-    masks: np.ndarray
+    masks: np.ndarray | None
     class_names: list[str] = field(default_factory=list)  # index c-1 names class c
+    keypoints: np.ndarray | None = None
+    keypoint_scores: np.ndarray | None = None
+    limbs: list[tuple[int, int]] = field(default_factory=list)  # joined keypoints (0-based), for drawing
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -28,6 +34,8 @@ class Detections:
     def mask_rects(self) -> list[tuple[int, int, int, int]]:
         """Each mask's bounding rectangle (x, y, w, h), w = h = 0 when empty: drawing and encoding touch
         only these pixels, not the whole frame."""
+        if self.masks is None:
+            return [(0, 0, 0, 0)] * len(self)
         return [cv2.boundingRect(mask.view(np.uint8)) for mask in self.masks]
 
     def names(self) -> list[str]:
@@ -49,10 +57,20 @@ class Detections:
         rows = []
         for i in range(len(self)):
             x1, y1, x2, y2 = (round(float(v), 2) for v in self.boxes[i])
-            rows.append({"image_id": image_id, "category_id": int(self.classes[i]), "category_name": names[i],
-                         "score": round(float(self.scores[i]), 5), "bbox": [x1, y1, round(x2 - x1, 2), round(y2 - y1, 2)],
-                         "segmentation": encode_rle(self.masks[i], rects[i])})
+            row = {"image_id": image_id, "category_id": int(self.classes[i]), "category_name": names[i],
+                   "score": round(float(self.scores[i]), 5), "bbox": [x1, y1, round(x2 - x1, 2), round(y2 - y1, 2)]}
+            if self.masks is not None:
+                row["segmentation"] = encode_rle(self.masks[i], rects[i])
+            rows.append({**row, **self.keypoint_fields(i)})
         return rows
+
+    def keypoint_fields(self, i: int) -> dict:
+        """Row i's keypoints as COCO's results format writes them ("keypoints": x, y, v per keypoint, flat;
+        pixels to 1/100) and their scores; empty for a model without keypoints."""
+        if self.keypoints is None:
+            return {}
+        flat = [round(float(v), 2) for v in self.keypoints[i].reshape(-1)]
+        return {"keypoints": flat, "keypoint_scores": [round(float(v), 4) for v in self.keypoint_scores[i]]}
 
     @classmethod
     def empty(cls, height: int, width: int, class_names=()) -> "Detections":

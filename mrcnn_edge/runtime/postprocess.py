@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 
 from .detections import Detections
+from .keypoints import heatmaps_to_keypoints
 from .preprocess import Letterbox
 
 MASK_THRESHOLD = 0.5
@@ -78,17 +79,23 @@ PASTES = {"torchvision": paste_masks, "detectron2": paste_masks_detectron2}
 
 
 def to_detections(raw: dict[str, np.ndarray], letterbox: Letterbox, class_names=(), image: int = 0,
-                  min_score: float = 0.0, paste: str = "torchvision") -> Detections:
-    """One image's rows of the model outputs (num_detections, boxes, scores, classes, masks) -> Detections.
+                  min_score: float = 0.0, paste: str = "torchvision", limbs=()) -> Detections:
+    """One image's rows of the model outputs (num_detections, boxes, scores, classes, then masks and/or
+    keypoint_heatmaps) -> Detections.
 
     Rows scoring below min_score are dropped before their masks are pasted (scores are sorted). paste
-    names the model's mask paste (the sidecar's "paste"; PASTES).
+    names the model's mask paste (the sidecar's "paste"; PASTES). Keypoints are decoded in the model's
+    pixels, as torchvision decodes them before it rescales to the frame.
     """
     n = int(raw["num_detections"][image])
     n = int(np.searchsorted(-raw["scores"][image, :n], -min_score, side="right")) if min_score > 0 else n
     H, W = letterbox.frame_height, letterbox.frame_width
     boxes = raw["boxes"][image, :n] / letterbox.scale
     boxes = np.clip(boxes, 0, [W, H, W, H]).astype(np.float32)  # as torchvision's clip to the image
-    masks = PASTES[paste](raw["masks"][image, :n], boxes, H, W)
+    masks = PASTES[paste](raw["masks"][image, :n], boxes, H, W) if "masks" in raw else None
+    keypoints = scores = None
+    if "keypoint_heatmaps" in raw:
+        keypoints, scores = heatmaps_to_keypoints(raw["keypoint_heatmaps"][image, :n], raw["boxes"][image, :n])
+        keypoints[..., :2] /= letterbox.scale
     return Detections(boxes, raw["scores"][image, :n].astype(np.float32), raw["classes"][image, :n].astype(np.int32),
-                      masks, list(class_names))
+                      masks, list(class_names), keypoints, scores, list(limbs))

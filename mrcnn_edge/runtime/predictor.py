@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 from ..errors import UserError
+from ..keypoint_layout import KeypointLayout
 from .detections import Detections
 from .postprocess import to_detections
 from .preprocess import Letterbox, letterbox
@@ -27,6 +28,9 @@ class Predictor:
         self.precision: str = info["precision"]
         self.backend_name: str = backend.name
         self.paste: str = info.get("paste", "torchvision")  # older sidecars: torchvision's
+        self.heads: tuple[str, ...] = tuple(info.get("heads", ("mask",)))  # older sidecars: Mask R-CNN's
+        layout = info.get("keypoint_layout")
+        self.keypoint_layout = KeypointLayout.from_json(layout) if layout else None
 
     @classmethod
     def from_onnx(cls, path: str, threads: int | None = None, score_threshold: float = 0.0) -> "Predictor":
@@ -98,7 +102,9 @@ class Predictor:
 
     def postprocess(self, raw: dict[str, np.ndarray], meta: Letterbox, image: int = 0) -> Detections:
         """The detections of image `image` of the batch `raw` holds, in its frame's pixels."""
-        return to_detections(raw, meta, self.class_names, image, min_score=self.score_threshold, paste=self.paste)
+        limbs = self.keypoint_layout.limb_indices() if self.keypoint_layout else ()
+        return to_detections(raw, meta, self.class_names, image, min_score=self.score_threshold, paste=self.paste,
+                             limbs=limbs)
 
     def __call__(self, frame: np.ndarray, bgr: bool = False) -> Detections:
         images, meta = self.preprocess(frame, bgr)

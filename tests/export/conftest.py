@@ -51,7 +51,7 @@ def assert_parity(eager, detections, min_score=0.05, min_box_iou=0.99, min_mask_
     """Every eager detection scoring >= min_score has a counterpart of the same class with box IoU >=
     min_box_iou and mask IoU >= min_mask_iou; the counts agree. Near-tied scores may come out in another
     order, so detections are matched greedily by class and box IoU, never by rank."""
-    boxes, scores, classes, masks = eager
+    boxes, scores, classes, masks = eager[:4]
     assert len(detections) == len(scores), f"{where}: {len(detections)} detections, eager has {len(scores)}"
     free = set(range(len(detections)))
     for i in np.argsort(-scores):

@@ -8,11 +8,11 @@ import os
 
 import numpy as np
 
-from ...contract import INPUT, OUTPUTS
+from ...contract import INPUT, heads_of, outputs_for
 from ...errors import UserError
 from ..preprocess import check_images
 from . import note
-from .mask_rows import pad_mask_rows, trim_mask_rows
+from .mask_rows import pad_head_rows, trim_mask_rows
 from ...sidecar import read_sidecar
 
 PASSES = "trim_mask_rows"  # applied to the graph before ORT optimises it
@@ -31,12 +31,16 @@ def stale_caches(model_path: str, suffix: str) -> list[str]:
     return glob.glob(f"{glob.escape(os.path.splitext(model_path)[0])}.{'[0-9a-f]' * 12}{suffix}")
 
 
-def require_contract(path: str, input_is_uint8: bool, outputs) -> None:
-    """A UserError unless the graph has the contract's uint8 input and all its outputs (both CPU backends)."""
-    missing = [n for n in OUTPUTS if n not in outputs]
+def require_contract(path: str, input_is_uint8: bool, outputs) -> tuple[str, ...]:
+    """The graph's contract outputs (the detection outputs and those of its heads); a UserError unless it
+    has the contract's uint8 input and all of them (both CPU backends). A graph with no head output is
+    held to Mask R-CNN's."""
+    wanted = outputs_for(heads_of(outputs) or ("mask",))
+    missing = [n for n in wanted if n not in outputs]
     if not input_is_uint8 or missing:
         raise UserError(f"{path} is not an mrcnn-edge model: it needs a uint8 input '{INPUT}' and outputs "
-                        f"{', '.join(OUTPUTS)}" + (f" (missing {', '.join(missing)})" if missing else ""))
+                        f"{', '.join(wanted)}" + (f" (missing {', '.join(missing)})" if missing else ""))
+    return wanted
 
 
 def optimized_path(model_path: str) -> str:
@@ -105,12 +109,10 @@ class OnnxRuntimeBackend:
 
     def _check_contract(self, path: str) -> None:
         inputs = {i.name: i for i in self.session.get_inputs()}
-        require_contract(path, INPUT in inputs and inputs[INPUT].type == "tensor(uint8)",
-                         {o.name for o in self.session.get_outputs()})
+        self.outputs = require_contract(path, INPUT in inputs and inputs[INPUT].type == "tensor(uint8)",
+                                        {o.name for o in self.session.get_outputs()})
         self.input_shape = inputs[INPUT].shape
 
     def infer(self, images: np.ndarray) -> dict[str, np.ndarray]:
         check_images(images, self.input_shape, "the model")  # [B,3,H,W]; a symbolic B is a str
-        outputs = dict(zip(OUTPUTS, self.session.run(list(OUTPUTS), {INPUT: images})))
-        outputs["masks"] = pad_mask_rows(outputs["masks"], outputs["boxes"].shape[1])
-        return outputs
+        return pad_head_rows(dict(zip(self.outputs, self.session.run(list(self.outputs), {INPUT: images}))))

@@ -22,8 +22,8 @@ from ...errors import UserError
 from ...sidecar import read_sidecar
 from ..preprocess import check_images
 from . import note
-from .mask_rows import pad_mask_rows, trim_mask_rows
-from .onnxruntime_backend import INPUT, OUTPUTS, cache_key, require_contract, stale_caches
+from .mask_rows import pad_head_rows, trim_mask_rows
+from .onnxruntime_backend import INPUT, cache_key, require_contract, stale_caches
 
 PASSES = "trim_mask_rows,inline_local_functions"  # applied to the graph before OpenVINO compiles it
 DEFAULT_DEVICE = "CPU"
@@ -122,8 +122,9 @@ class OpenVINOBackend:
         from onnx import TensorProto
 
         inputs = {i.name: i for i in graph.input}
-        require_contract(path, INPUT in inputs and inputs[INPUT].type.tensor_type.elem_type == TensorProto.UINT8,
-                         {o.name for o in graph.output})
+        self.outputs = require_contract(
+            path, INPUT in inputs and inputs[INPUT].type.tensor_type.elem_type == TensorProto.UINT8,
+            {o.name for o in graph.output})
         dims = inputs[INPUT].type.tensor_type.shape.dim
         self.input_shape = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "B") for d in dims]
 
@@ -141,6 +142,4 @@ class OpenVINOBackend:
     def infer(self, images: np.ndarray) -> dict[str, np.ndarray]:
         check_images(images, self.input_shape, "the model")
         results = self.request.infer({INPUT: images})  # copies the outputs out of the request's buffers
-        outputs = {name: results[name] for name in OUTPUTS}
-        outputs["masks"] = pad_mask_rows(outputs["masks"], outputs["boxes"].shape[1])
-        return outputs
+        return pad_head_rows({name: results[name] for name in self.outputs})
