@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 CUBIC_A = np.float32(-0.75)  # torch's (and OpenCV's) bicubic convolution constant
+PIXEL_CENTRE = 0.5  # a discrete pixel d is the continuous point d + 0.5 (Heckbert 1990, as torchvision)
 
 
 def _cubic(t: np.ndarray) -> np.ndarray:
@@ -50,8 +51,8 @@ def heatmaps_to_keypoints(heatmaps: np.ndarray, boxes: np.ndarray) -> tuple[np.n
         maps = wy @ heatmaps[i].astype(np.float32) @ wx.T  # [J, h_ceil, w_ceil]
         flat = maps.reshape(J, -1).argmax(1)
         y_int, x_int = np.divmod(flat, w_ceil)
-        keypoints[i, :, 0] = (x_int + np.float32(0.5)) * (w / np.float32(w_ceil)) + x1
-        keypoints[i, :, 1] = (y_int + np.float32(0.5)) * (h / np.float32(h_ceil)) + y1
+        keypoints[i, :, 0] = (x_int + np.float32(PIXEL_CENTRE)) * (w / np.float32(w_ceil)) + x1
+        keypoints[i, :, 1] = (y_int + np.float32(PIXEL_CENTRE)) * (h / np.float32(h_ceil)) + y1
         keypoints[i, :, 2] = 1
         scores[i] = maps[np.arange(J), y_int, x_int]
     return keypoints, scores

@@ -1,0 +1,60 @@
+"""Keypoint R-CNN parity: torchvision's keypointrcnn_resnet50_fpn (seeded weights, detections at every score)
+exported at two sizes, through model.onnx on ONNX Runtime and model.trt.onnx on our plugins, against
+torchvision eager, the oracle: every detection's 17 keypoints within 1 px in the frame, scores within 1e-3.
+
+One frame is letterboxed (it is larger than the input and of another aspect), so the keypoints' way back
+to the frame is checked as well as the decode.
+"""
+import os
+
+import numpy as np
+import pytest
+
+from mrcnn_edge.data.synthetic import VAL, sample
+from mrcnn_edge.model.eager import EagerPredictor
+from mrcnn_edge.runtime import Predictor
+
+from .conftest import box_iou
+
+ARCH = "keypointrcnn_resnet50_fpn"
+SIZES = [(320, 416), (384, 384)]
+
+
+def assert_keypoint_parity(eager, dets, where: str) -> int:
+    """Each eager detection matched to the same-class detection of highest box IoU (not by rank: near-tied
+    scores may be ordered otherwise); its keypoints within 1 px and their scores within 1e-3."""
+    assert len(dets) == len(eager.scores), f"{where}: {len(dets)} detections, eager has {len(eager.scores)}"
+    free = set(range(len(dets)))
+    for i in np.argsort(-eager.scores):
+        j = max((j for j in free if dets.classes[j] == eager.classes[i]),
+                key=lambda j: box_iou(eager.boxes[i], dets.boxes[j]))
+        free.remove(j)
+        assert box_iou(eager.boxes[i], dets.boxes[j]) >= 0.99, f"{where}: box of detection {i}"
+        shift = np.abs(dets.keypoints[j, :, :2] - eager.keypoints[i, :, :2]).max()
+        assert shift <= 1.0, f"{where}: detection {i}'s keypoints are {shift:.2f} px from eager's"
+        np.testing.assert_allclose(dets.keypoint_scores[j], eager.keypoint_scores[i], atol=1e-3, rtol=0,
+                                   err_msg=f"{where}: keypoint scores of detection {i}")
+    return len(eager.scores)
+
+
+def _frames(size):
+    image = sample(VAL, 0)[0]
+    return {"cropped to the input": np.ascontiguousarray(image[: size[0], : size[1]]),
+            "letterboxed": np.ascontiguousarray(np.concatenate([image, image[:, :128]], 1))}  # 512x640
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_keypoints_match_eager_through_onnx_and_plugins(exported_model, surgeried_model, size):
+    from mrcnn_edge.model.checkpoint import load_model
+
+    onnx_path = exported_model(ARCH, size)
+    weights = os.path.join(os.path.dirname(onnx_path), f"{ARCH}.pth")  # the fixture's checkpoint
+    model, _ = load_model(weights, box_score_thresh=0.0)
+    eager = EagerPredictor(model, input_size=size)
+    predictors = {"model.onnx": Predictor.from_onnx(onnx_path),
+                  "model.trt.onnx": Predictor.from_path(surgeried_model(ARCH, size).path)}
+    for name, frame in _frames(size).items():
+        expected = eager(frame)
+        assert expected.keypoints.shape == (100, 17, 3)  # detections exist: the comparison is not vacuous
+        for artifact, predictor in predictors.items():
+            assert_keypoint_parity(expected, predictor(frame), f"{artifact} at {size}, {name} frame")
