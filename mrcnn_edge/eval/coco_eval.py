@@ -1,5 +1,5 @@
-"""COCO box and mask AP with faster-coco-eval where it is installed, else pycocotools (the same numbers:
-faster-coco-eval is a C++ port of pycocotools' evaluation, checked against it in tests/eval)."""
+"""COCO box, mask and keypoint AP with faster-coco-eval where it is installed, else pycocotools (the same
+numbers: faster-coco-eval is a C++ port of pycocotools' evaluation, checked against it in tests/eval)."""
 from __future__ import annotations
 
 import contextlib
@@ -13,33 +13,42 @@ from tqdm import tqdm
 from ..data.coco import encode_rle
 from ..errors import UserError
 
-# (boxes [N,4] x1y1x2y2, scores [N], classes [N] 1-based, masks [N,H,W] bool) for one RGB uint8 frame
-PredictFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+# one RGB uint8 frame -> model.eager.Prediction (boxes, scores, classes, masks or None, keypoints or None, ...)
+PredictFn = Callable[[np.ndarray], tuple]
 EVALUATORS = ("faster-coco-eval", "pycocotools")
 
 
 @dataclass
 class APResult:
+    """AP of each task; a task the model has no head for is None."""
     box_ap: float
     box_ap50: float
     box_ap75: float
-    mask_ap: float
-    mask_ap50: float
-    mask_ap75: float
+    mask_ap: float | None
+    mask_ap50: float | None
+    mask_ap75: float | None
     num_images: int
+    keypoint_ap: float | None = None
+    keypoint_ap50: float | None = None
+    keypoint_ap75: float | None = None
 
 
-def results_of(image_id: int, boxes, scores, classes, masks, to_dataset: dict[int, int] | None = None) -> list[dict]:
-    """One image's detections as COCO results rows (bbox as x,y,w,h; masks as RLE). to_dataset maps
-    model class ids to dataset category ids; a class it lacks is dropped."""
+def results_of(image_id: int, boxes, scores, classes, masks=None, keypoints=None, keypoint_scores=None, *,
+               to_dataset: dict[int, int] | None = None) -> list[dict]:
+    """One image's detections as COCO results rows (bbox as x,y,w,h; masks as RLE; keypoints flat x, y, v).
+    to_dataset maps model class ids to dataset category ids; a class it lacks is dropped."""
     rows = []
-    for box, score, cls, mask in zip(boxes, scores, classes, masks):
+    for i, (box, score, cls) in enumerate(zip(boxes, scores, classes)):
         category = int(cls) if to_dataset is None else to_dataset.get(int(cls))
         if category is None:
             continue
         x1, y1, x2, y2 = (float(v) for v in box)
-        rows.append({"image_id": image_id, "category_id": category, "score": float(score),
-                     "bbox": [x1, y1, x2 - x1, y2 - y1], "segmentation": encode_rle(mask)})
+        row = {"image_id": image_id, "category_id": category, "score": float(score), "bbox": [x1, y1, x2 - x1, y2 - y1]}
+        if masks is not None:
+            row["segmentation"] = encode_rle(masks[i])
+        if keypoints is not None:
+            row["keypoints"] = [float(v) for v in keypoints[i].reshape(-1)]
+        rows.append(row)
     return rows
 
 
@@ -70,7 +79,7 @@ def _classes(name: str):
     return COCO, COCOeval
 
 
-def _summarise(COCOeval, gt, rows: list[dict], iou_type: str, image_ids, category_ids) -> np.ndarray:
+def _summarise(COCOeval, gt, rows: list[dict], iou_type: str, image_ids, category_ids, sigmas=None) -> np.ndarray:
     if not rows:
         return np.zeros(12)
     evaluator = COCOeval(gt, gt.loadRes(rows), iou_type)
@@ -78,26 +87,37 @@ def _summarise(COCOeval, gt, rows: list[dict], iou_type: str, image_ids, categor
         evaluator.params.imgIds = list(image_ids)
     if category_ids is not None:
         evaluator.params.catIds = list(category_ids)
+    if sigmas is not None:
+        evaluator.params.kpt_oks_sigmas = np.asarray(sigmas, np.float64)
     evaluator.evaluate()
     evaluator.accumulate()
     evaluator.summarize()
     return np.asarray(evaluator.stats)
 
 
-def coco_ap(gt_dict: dict, rows: list[dict], image_ids=None, category_ids=None, evaluator: str | None = None) -> APResult:
-    """Box and mask AP of results `rows` against ground truth `gt_dict`, over image_ids and category_ids
-    (default: all of the ground truth's)."""
+def coco_ap(gt_dict: dict, rows: list[dict], image_ids=None, category_ids=None, evaluator: str | None = None,
+            *, keypoint_sigmas=None) -> APResult:
+    """Box AP and, for the tasks the rows carry, mask AP and keypoint AP (OKS with keypoint_sigmas; None:
+    COCO's 17) of results `rows` against ground truth `gt_dict`, over image_ids and category_ids (default:
+    all of the ground truth's). No rows at all count as a Mask R-CNN's."""
     COCO, COCOeval = _classes(evaluator_name(evaluator))
+    masks = not rows or any("segmentation" in r for r in rows)
+    keypoints = any("keypoints" in r for r in rows)
     with contextlib.redirect_stdout(io.StringIO()):  # both evaluators print their whole table
         gt = COCO()
         gt.dataset = gt_dict
         gt.createIndex()
-        box = _summarise(COCOeval, gt, [dict(r, segmentation=None) for r in rows], "bbox", image_ids, category_ids)
-        seg = _summarise(COCOeval, gt, rows, "segm", image_ids, category_ids)
+        boxes_only = [{k: v for k, v in r.items() if k not in ("segmentation", "keypoints")} for r in rows]
+        box = _summarise(COCOeval, gt, boxes_only, "bbox", image_ids, category_ids)
+        seg = _summarise(COCOeval, gt, rows, "segm", image_ids, category_ids) if masks else None
+        kp = _summarise(COCOeval, gt, [{k: v for k, v in r.items() if k != "segmentation"} for r in rows], "keypoints", image_ids,
+                        category_ids, keypoint_sigmas) if keypoints else None
     num_images = len(image_ids) if image_ids is not None else len(gt_dict["images"])
-    # COCO's -1 marks "no ground truth to score against"; as AP it is 0
-    values = [max(float(v), 0.0) for v in (box[0], box[1], box[2], seg[0], seg[1], seg[2])]
-    return APResult(*values, num_images)
+
+    def first3(stats):  # COCO's -1 marks "no ground truth to score against"; as AP it is 0
+        return [None] * 3 if stats is None else [max(float(v), 0.0) for v in stats[:3]]
+
+    return APResult(*first3(box), *first3(seg), num_images, *first3(kp))
 
 
 def evaluate_synthetic(predict: PredictFn, spec, num_images: int, desc: str = "eval") -> APResult:

@@ -87,13 +87,15 @@ def cache_dir() -> str:
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mrcnn-edge")
 
 
-def synthetic_val_dataset(num_images: int) -> CocoDataset:
-    """The synthetic val set as a COCO dataset on disk (PNG, lossless), written once and reused."""
-    from ..data.coco import write_synthetic_coco
-    from ..data.synthetic import VAL
+def synthetic_val_dataset(num_images: int, kind: str = "shapes") -> CocoDataset:
+    """A synthetic val set ("shapes", or "figures" for keypoints) as a COCO dataset on disk (PNG, lossless),
+    written once and reused."""
+    from ..data import figures, synthetic
+    from ..data.coco import annotations_file, write_synthetic_coco
 
-    root = os.path.join(cache_dir(), "synthetic-val")
-    annotations = os.path.join(root, "instances.json")
+    VAL = {"shapes": synthetic.VAL, "figures": figures.VAL}[kind]
+    root = os.path.join(cache_dir(), "synthetic-val" if kind == "shapes" else f"{kind}-val")
+    annotations = os.path.join(root, annotations_file(VAL))
     if os.path.isfile(annotations):
         dataset = load_dataset(annotations, os.path.join(root, "images"))
         if len(dataset.gt["images"]) >= num_images:

@@ -1,8 +1,9 @@
-"""`mrcnn-edge eval`: COCO box and mask AP of model artifacts on a COCO-format set, side by side.
+"""`mrcnn-edge eval`: COCO box, mask and keypoint AP of model artifacts on a COCO-format set, side by side.
 
 The first artifact is the reference (normally the PyTorch checkpoint in torchvision eager); every
 other row states its AP and the difference from it (ΔAP, in AP points x100 as COCO tables do).
-Without --data the set is the synthetic val set, written to disk on demand and read like any other.
+Without --data the set is the synthetic val set (the figures' for a keypoint model), written to disk on
+demand and read like any other.
 Each image is decoded by the toolkit's image reader and letterboxed like a live frame, so images of
 any size are evaluated; one that cannot be read is skipped and named (an error with `strict`).
 """
@@ -41,8 +42,8 @@ CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".pkl")  # .pkl: detectron
 
 
 def predictor_for(path: str | None, input_size: tuple[int, int] | None = None, backend: str = "auto",
-                  plugin_impl: str | None = None) -> tuple[str, PredictFn, list[str], tuple[int, int] | None]:
-    """(label, predict function, class names, input size) for a checkpoint (.pth/.pt/.safetensors: torchvision
+                  plugin_impl: str | None = None) -> tuple[str, PredictFn, list[str], tuple[int, int] | None, object]:
+    """(label, predict function, class names, input size, keypoint layout or None) for a checkpoint (.pth/.pt/.safetensors: torchvision
     eager, on frames letterboxed to input_size when given) or a deploy artifact (.onnx, .trt.onnx,
     fp16, int8, .engine, triton://) on `backend` (plugin nodes on `plugin_impl`)."""
     from ..model.zoo import default_checkpoint
@@ -53,16 +54,19 @@ def predictor_for(path: str | None, input_size: tuple[int, int] | None = None, b
         from ..model.eager import EagerPredictor
 
         model, ckpt = load_model(path)
-        return "pytorch eager", EagerPredictor(model, input_size=input_size), ckpt.classes, input_size
+        return ("pytorch eager", EagerPredictor(model, input_size=input_size), ckpt.classes, input_size,
+                ckpt.keypoint_layout)
+    from ..model.eager import Prediction
     from ..runtime.predictor import Predictor
 
     predictor = Predictor.from_path(path, backend=backend, plugin_impl=plugin_impl)
 
     def predict(frame):
         d = predictor(frame)
-        return d.boxes, d.scores, d.classes, d.masks
+        return Prediction(d.boxes, d.scores, d.classes, d.masks, d.keypoints, d.keypoint_scores)
 
-    return f"{predictor.backend_name} {predictor.precision}", predict, predictor.class_names, predictor.input_size
+    return (f"{predictor.backend_name} {predictor.precision}", predict, predictor.class_names, predictor.input_size,
+            predictor.keypoint_layout)
 
 
 def _readable(dataset: CocoDataset, images: list[dict], strict: bool, skipped: list) -> list[dict]:
@@ -125,15 +129,35 @@ def evaluate_dataset(paths: list[str | None], dataset: CocoDataset, num_images: 
     image_ids = [img["id"] for img in images]
     rows, notes = [], []
     # every model's classes are matched before any runs: a naming mistake fails at once, not after an hour
-    mappings = [match_categories(class_names, dataset.categories, ignore_unmatched) for _, _, class_names, _ in predictors]
-    for path, (label, predict, _, _), mapping in zip(paths, predictors, mappings):
+    mappings = [match_categories(p[2], dataset.categories, ignore_unmatched) for p in predictors]
+    sigmas = [keypoint_sigmas(dataset, p[4]) for p in predictors]
+    for path, (label, predict, *_), mapping, sigma in zip(paths, predictors, mappings, sigmas):
         notes += [f"{os.path.basename(path or 'shipped checkpoint')}: {n}" for n in mapping.notes]
         results = []
         for image in tqdm(images, desc=label, unit="img"):
-            results += results_of(image["id"], *predict(read_image(dataset.path_of(image))), mapping.to_dataset)
-        ap = coco_ap(dataset.gt, results, image_ids, mapping.category_ids, evaluator)
+            results += results_of(image["id"], *predict(read_image(dataset.path_of(image))), to_dataset=mapping.to_dataset)
+        ap = coco_ap(dataset.gt, results, image_ids, mapping.category_ids, evaluator, keypoint_sigmas=sigma)
         rows.append((label, path or "shipped checkpoint", ap))
     return EvalResult(rows, name or os.path.basename(dataset.annotations), evaluator, skipped, notes)
+
+
+def keypoint_sigmas(dataset: CocoDataset, layout) -> list[float] | None:
+    """The OKS sigmas of a keypoint model's evaluation: the set's own (its category's "sigmas"), else the
+    model's layout's, else COCO's for its 17 person keypoints (None: pycocotools' own). A UserError when the
+    set has no keypoints of the model's count."""
+    if layout is None:
+        return None
+    counts = {len(c["keypoints"]) for c in dataset.categories if c.get("keypoints")}
+    if layout.num_keypoints not in counts:
+        have = f"categories with {', '.join(map(str, sorted(counts)))} keypoints" if counts else "no keypoint annotations"
+        raise UserError(f"{dataset.annotations} has {have}, the model predicts {layout.num_keypoints}: pass a COCO "
+                        "person-keypoints file (person_keypoints_*.json) of the model's layout")
+    own = next((c["sigmas"] for c in dataset.categories if len(c.get("sigmas") or ()) == layout.num_keypoints), None)
+    sigmas = own or layout.sigmas
+    if sigmas is None and layout.num_keypoints != 17:
+        raise UserError(f"no OKS sigmas for the model's {layout.num_keypoints} keypoints: add a \"sigmas\" list to "
+                        f"the category in {dataset.annotations}")
+    return None if sigmas is None else list(sigmas)
 
 
 def evaluate_artifacts(paths: list[str | None], num_images: int,
@@ -143,14 +167,23 @@ def evaluate_artifacts(paths: list[str | None], num_images: int,
                             predictors=_predictors(paths, backend)).rows
 
 
+TASK_COLUMNS = (("box", "box_ap"), ("mask", "mask_ap"), ("keypoint", "keypoint_ap"))  # table column groups
+
+
 def format_table(rows: list[tuple[str, str, APResult]]) -> str:
+    """One markdown row per artifact: AP, AP50, AP75 and ΔAP of each task some model has."""
     ref = rows[0][2]
-    lines = ["| model | artifact | box AP | AP50 | AP75 | ΔAP box | mask AP | AP50 | AP75 | ΔAP mask |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    tasks = [(name, field) for name, field in TASK_COLUMNS if any(getattr(r, field) is not None for _, _, r in rows)]
+    header = "| model | artifact | " + " | ".join(f"{name} AP | AP50 | AP75 | ΔAP {name}" for name, _ in tasks) + " |"
+    lines = [header, "|---|---|" + "---|" * 4 * len(tasks)]
     for label, path, r in rows:
-        lines.append(f"| {label} | {os.path.basename(path)} | {100 * r.box_ap:.1f} | {100 * r.box_ap50:.1f} | "
-                     f"{100 * r.box_ap75:.1f} | {100 * (r.box_ap - ref.box_ap):+.1f} | {100 * r.mask_ap:.1f} | "
-                     f"{100 * r.mask_ap50:.1f} | {100 * r.mask_ap75:.1f} | {100 * (r.mask_ap - ref.mask_ap):+.1f} |")
+        cells = []
+        for _, field in tasks:
+            ap, ap50, ap75, base = (getattr(r, field), getattr(r, field + "50"), getattr(r, field + "75"),
+                                    getattr(ref, field))
+            cells += ["–"] * 4 if ap is None else [f"{100 * ap:.1f}", f"{100 * ap50:.1f}", f"{100 * ap75:.1f}",
+                                                   "–" if base is None else f"{100 * (ap - base):+.1f}"]
+        lines.append(f"| {label} | {os.path.basename(path)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -170,7 +203,8 @@ def evaluate_cli(paths: list[str] | None, num_images: int | None = None, out_jso
         dataset, name = load_dataset(data, images), os.path.basename(data)
     else:
         num_images = num_images or 200
-        dataset, name = synthetic_val_dataset(num_images), "the synthetic val set"
+        kind = "figures" if predictors[0][4] is not None else "shapes"
+        dataset, name = synthetic_val_dataset(num_images, kind), "the synthetic val set" if kind == "shapes" else f"the synthetic {kind} val set"
     result = evaluate_dataset(paths, dataset, num_images, ignore_unmatched=ignore_unmatched, strict=strict,
                               evaluator=evaluator, name=name, predictors=predictors)
     if out_json:

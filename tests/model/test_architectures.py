@@ -10,9 +10,13 @@ def test_every_architecture_builds_and_runs(arch):
     torch.manual_seed(0)
     model = build_model(arch, num_classes=7, min_size=320, max_size=320, box_score_thresh=0.0)
     assert model.roi_heads.box_predictor.cls_score.out_features == 7
-    assert model.roi_heads.mask_predictor.mask_fcn_logits.out_channels == 7
     with torch.inference_mode():
         out = model([torch.rand(3, 320, 320)])[0]
+    if ARCHITECTURES[arch].heads == ("keypoint",):
+        assert set(out) == {"boxes", "labels", "scores", "keypoints", "keypoints_scores"}
+        assert out["keypoints"].shape[1:] == (17 if "resnet50" in arch else 11, 3)
+        return
+    assert model.roi_heads.mask_predictor.mask_fcn_logits.out_channels == 7
     assert set(out) == {"boxes", "labels", "scores", "masks"}
     assert out["masks"].shape[1:] == (1, 320, 320)
 
