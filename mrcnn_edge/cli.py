@@ -50,7 +50,8 @@ def _run(args) -> None:
 def _demo(args) -> None:
     from .runtime.demo import run_demo
 
-    print(run_demo(args.out_dir, num_frames=args.frames, size=args.size, backend=args.backend).summary())
+    print(run_demo(args.out_dir, num_frames=args.frames, size=args.size, backend=args.backend,
+                   task=args.task).summary())
 
 
 def _bench(args) -> None:
@@ -270,6 +271,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", default="demo_out")
     p.add_argument("--frames", type=int, default=120)
     p.add_argument("--size", type=int, default=512, help="frame and model input size (square)")
+    p.add_argument("--task", choices=("masks", "keypoints"), default="masks",
+                   help="masks: the shipped Mask R-CNN on moving shapes; keypoints: the shipped Keypoint R-CNN "
+                        "on walking figures")
     _backend_argument(p)
     p.set_defaults(func=_demo)
 
@@ -302,7 +306,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("calibrate", help="INT8 calibration: activation ranges -> a reusable cache (JSON)")
     p.add_argument("model", help="model.onnx (calibrate the plain graph; the cache also serves model.trt.onnx)")
-    p.add_argument("--source", default="synthetic", help="image folder, glob, video, or 'synthetic'")
+    p.add_argument("--source", default="synthetic", help="image folder, glob, video, or 'synthetic' ('figures' for a keypoint model)")
     p.add_argument("--method", default="entropy", choices=["entropy", "percentile", "minmax"])
     p.add_argument("--num-images", type=int, default=64, help="default 64: see calibration/README.md")
     p.add_argument("--cache", default=None, help="default: <model>.calib.<method>.json")

@@ -108,6 +108,10 @@ def _onnx_source(path: str) -> _Source:
 
 
 def _check_batch(path: str, source: _Source, batch: int) -> None:
+    if "mask" not in source.info.get("heads", ("mask",)):
+        raise UserError(f"{path} has no mask head ({', '.join(source.info['heads'])} only): the DeepStream bundle is "
+                        "nvinfer's instance-segmentation output (network-type 3) with our mask parser; serve a "
+                        "keypoint model with `mrcnn-edge export-triton`, or run it with `mrcnn-edge run`")
     if batch > source.max_batch:
         fix = ("re-export it with `mrcnn-edge export --dynamic-batch`" if source.max_batch == 1 and
                path.endswith(".onnx") else "rebuild it with a larger --max-batch")

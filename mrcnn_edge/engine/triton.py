@@ -19,7 +19,7 @@ import onnx
 from ..errors import UserError
 from ..sidecar import read_sidecar, sidecar_path
 from .result import model_stem
-from ..contract import OUTPUTS
+from ..contract import heads_of, outputs_for
 from .metadata import CONTRACT, check_contract, engine_metadata_path, onnx_io, read_engine_metadata
 
 TRITON_TYPES = {"uint8": "TYPE_UINT8", "int32": "TYPE_INT32", "float32": "TYPE_FP32"}
@@ -76,7 +76,7 @@ def config_pbtxt(name: str, platform: str, io: dict[str, dict], max_batch_size: 
     """config.pbtxt text. platform: a FLAVOURS config line ('platform: "..."' or 'backend: "..."');
     max_batch_size 0: no batching, dims are the full shapes; parameters: JSON-encoded string values."""
     batched = max_batch_size > 0
-    outputs = list(OUTPUTS)
+    outputs = list(outputs_for(heads_of(io) or ("mask",)))
     lines = []
     if plugin:
         lines += [f"# Needs our TensorRT plugins registered in tritonserver: LD_PRELOAD={plugin['autoreg']}",

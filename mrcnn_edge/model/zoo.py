@@ -6,14 +6,19 @@ import os
 from ..errors import UserError
 from .architectures import ARCHITECTURES
 
-SHIPPED_CHECKPOINT = os.path.join(os.path.dirname(os.path.dirname(__file__)), "weights", "shapes_light.pth")
+_WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "weights")
+SHIPPED_CHECKPOINT = os.path.join(_WEIGHTS, "shapes_light.pth")
+SHIPPED_KEYPOINT_CHECKPOINT = os.path.join(_WEIGHTS, "figures_light.pth")
+SHIPPED = {"masks": SHIPPED_CHECKPOINT, "keypoints": SHIPPED_KEYPOINT_CHECKPOINT}  # task -> its shipped model
 
 
-def default_checkpoint() -> str:
-    """Path of the shipped demo model: the light architecture trained on the synthetic shapes."""
-    if not os.path.isfile(SHIPPED_CHECKPOINT):
-        raise UserError(f"the shipped checkpoint is missing ({SHIPPED_CHECKPOINT}): reinstall mrcnn-edge")
-    return SHIPPED_CHECKPOINT
+def default_checkpoint(task: str = "masks") -> str:
+    """Path of a shipped model: the light Mask R-CNN trained on the synthetic shapes ("masks"), or the
+    light Keypoint R-CNN trained on the synthetic figures ("keypoints")."""
+    path = SHIPPED[task]
+    if not os.path.isfile(path):
+        raise UserError(f"the shipped checkpoint is missing ({path}): reinstall mrcnn-edge")
+    return path
 
 
 def describe_zoo() -> str:

@@ -50,10 +50,15 @@ def _video_frames(path: str, num_images: int) -> Iterator[np.ndarray]:
 
 
 def calibration_frames(source: str, num_images: int, skipped: list | None = None) -> Iterator[np.ndarray]:
-    """Up to num_images RGB frames from `source`: 'synthetic', a video file, a folder or a glob.
-    Unreadable images of a folder or glob are skipped into `skipped` (an error when it is None)."""
+    """Up to num_images RGB frames from `source`: 'synthetic' (the shapes' calibration split), 'figures' (the
+    keypoint figures'), a video file, a folder or a glob. Unreadable images of a folder or glob are skipped
+    into `skipped` (an error when it is None)."""
     if source == "synthetic":
         return (sample(CALIB, i)[0] for i in range(num_images))
+    if source == "figures":
+        from ..data import figures
+
+        return (figures.sample(figures.CALIB, i)[0] for i in range(num_images))
     if os.path.isfile(source) and source.lower().endswith(VIDEO_SUFFIXES):
         return _video_frames(source, num_images)
     if not (os.path.isdir(source) or glob.glob(source)):

@@ -52,16 +52,17 @@ def head_outputs(graph: onnx.GraphProto) -> list[str]:
 
 
 def mask_head(graph: onnx.GraphProto) -> list[str]:
-    """The whole mask branch: every compute node after the RoIAlign that pools the detections (the
-    region or plugin node whose RoIs come from the node producing `num_detections`). It runs on the
-    few detected rows only, so keeping it float costs little time on the CPU (see mask_rows.py)."""
+    """The per-detection heads, whole: every compute node after a RoIAlign that pools the detections (the
+    region or plugin nodes whose RoIs come from the node producing `num_detections`): the mask branch, and
+    a keypoint model's keypoint branch. They run on the few detected rows only, so keeping them float costs
+    little time on the CPU (see mask_rows.py)."""
     producers = _producers(graph)
     detect = producers.get("num_detections")
-    pool = next((n for n in graph.node if "RoIAlign" in n.op_type and n.input and producers.get(n.input[0]) is detect),
-                None)
-    if detect is None or pool is None:
+    pools = [n for n in graph.node if "RoIAlign" in n.op_type and n.input and producers.get(n.input[0]) is detect]
+    if detect is None or not pools:
         return []
-    readers, branch, frontier = consumers(graph), set(), list(pool.output)
+    readers, branch = consumers(graph), set()
+    frontier = [o for pool in pools for o in pool.output]
     while frontier:
         for node in readers.get(frontier.pop(), []):
             if node.name not in branch:

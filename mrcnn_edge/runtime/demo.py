@@ -1,6 +1,7 @@
 """`mrcnn-edge demo`: from nothing to an annotated video and a latency report, with the shipped model.
 
-Steps (each cached in the output folder): generate a synthetic video of moving, overlapping shapes;
+Steps (each cached in the output folder): generate a synthetic video of moving, overlapping shapes (with
+`--task keypoints`: of walking figures, for the shipped keypoint model);
 export the shipped checkpoint to ONNX (cache keyed by the checkpoint's sha256); stream the video
 through the best backend available (TensorRT; on a CPU OpenVINO fp32, else ONNX Runtime: bf16 is faster
 but costs 0.7 mask AP, int8 needs a calibration run; benchmarks/results/cpu_backends.md); write the
@@ -30,8 +31,27 @@ def synthetic_frames(num_frames: int, height: int, width: int, seed: int = 0) ->
         yield render(move(shapes, velocities, spins, t, height, width), height, width, background_seed)[0]
 
 
-def make_video(path: str, num_frames: int = 120, size: int = 512, fps: float = 30.0, seed: int = 0) -> str:
-    """Write the synthetic video (mp4v) unless a complete one is already there. Returns the path."""
+def figure_frames(num_frames: int, height: int, width: int, seed: int = 0) -> Iterator[np.ndarray]:
+    """RGB frames of walking figures (drifting, swinging their limbs, passing each other) among still shapes."""
+    from ..data.figures import move, random_figures, render_figures
+    from ..data.synthetic import random_scene, render
+
+    rng = np.random.default_rng(seed)
+    background = render(random_scene(rng, height, width, 3, radius_range=(15, 60)), height, width,
+                        background_seed=int(rng.integers(0, 2**31)))[0]
+    figures = random_figures(rng, height, width, max_figures=4)
+    velocities = rng.uniform(-2.5, 2.5, (len(figures), 2)) * (min(height, width) / 512)
+    phases = rng.uniform(0, 2 * np.pi, len(figures))
+    for t in range(num_frames):
+        yield render_figures(move(figures, velocities, phases, t, height, width), background)[0]
+
+
+FRAMES = {"masks": synthetic_frames, "keypoints": figure_frames}  # the demo's video, per task
+
+
+def make_video(path: str, num_frames: int = 120, size: int = 512, fps: float = 30.0, seed: int = 0,
+               task: str = "masks") -> str:
+    """Write the synthetic video (mp4v) of a task unless a complete one is already there. Returns the path."""
     import cv2
 
     if _video_frames(path) == num_frames:
@@ -39,7 +59,7 @@ def make_video(path: str, num_frames: int = 120, size: int = 512, fps: float = 3
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".tmp.mp4"
     writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, (size, size))
-    for frame in synthetic_frames(num_frames, size, size, seed):
+    for frame in FRAMES[task](num_frames, size, size, seed):
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     os.replace(tmp, path)  # an interrupted run never leaves a short video to be reused
@@ -77,12 +97,14 @@ class DemoResult:
     model: str
     video_in: str
     seconds: float
+    task: str = "masks"
 
     def summary(self) -> str:
         r = self.run
-        paragraph = (f"The shipped light Mask R-CNN ran on {r.backend} ({r.precision}, {r.input_size[0]}x"
-                     f"{r.input_size[1]} input) over {r.frames_processed} frames of a synthetic video of moving, "
-                     f"overlapping shapes: p50 {r.p50_ms:.1f} ms and p99 {r.p99_ms:.1f} ms per frame end to end, "
+        what = ("light Keypoint R-CNN", "walking, overlapping figures") if self.task == "keypoints" else \
+            ("light Mask R-CNN", "moving, overlapping shapes")
+        paragraph = (f"The shipped {what[0]} ran on {r.backend} ({r.precision}, {r.input_size[0]}x"
+                     f"{r.input_size[1]} input) over {r.frames_processed} frames of a synthetic video of {what[1]}: p50 {r.p50_ms:.1f} ms and p99 {r.p99_ms:.1f} ms per frame end to end, "
                      f"{r.fps:.1f} fps, {r.fps / 5:.1f}x the paper's 5 fps (200 ms per frame) baseline. "
                      f"Done in {self.seconds:.0f} s.")
         lines = [paragraph, "", f"  input  {self.video_in}", f"  model  {self.model}"]
@@ -105,16 +127,19 @@ def best_artifact(onnx_path: str) -> str:
 
 
 def run_demo(out_dir: str = "demo_out", num_frames: int = 120, size: int = 512, live_line: bool = True,
-             backend: str = "auto") -> DemoResult:
+             backend: str = "auto", task: str = "masks") -> DemoResult:
+    """task "masks": the shipped Mask R-CNN on moving shapes; "keypoints": the shipped Keypoint R-CNN on
+    walking figures."""
     import time
 
     from ..model.zoo import default_checkpoint
     from .run import run_stream
 
     start = time.perf_counter()
-    video_in = make_video(os.path.join(out_dir, f"shapes_{num_frames}f_{size}.mp4"), num_frames, size)
-    model = best_artifact(cached_onnx(default_checkpoint(), out_dir, (size, size)))
+    stem = "shapes" if task == "masks" else "figures"
+    video_in = make_video(os.path.join(out_dir, f"{stem}_{num_frames}f_{size}.mp4"), num_frames, size, task=task)
+    model = best_artifact(cached_onnx(default_checkpoint(task), out_dir, (size, size)))
     result = run_stream(model, video_in, out=os.path.join(out_dir, "annotated.mp4"),
                         jsonl=os.path.join(out_dir, "detections.jsonl"), report_dir=out_dir, live_line=live_line,
                         backend=backend)
-    return DemoResult(result, model, video_in, time.perf_counter() - start)
+    return DemoResult(result, model, video_in, time.perf_counter() - start, task)

@@ -1,4 +1,5 @@
-"""Draw detections on a frame: masks blended in per-class colours, contours, boxes, labels, fps."""
+"""Draw detections on a frame: masks blended in per-class colours, contours, skeletons (one colour per limb),
+boxes, labels, fps."""
 from __future__ import annotations
 
 import cv2
@@ -13,6 +14,9 @@ PALETTE = np.array([
     (70, 240, 240), (240, 50, 230), (210, 245, 60), (0, 128, 128), (170, 110, 40),
 ], np.uint8)
 MASK_ALPHA = 0.45
+# A keypoint is drawn where its heatmap logit is above this: torchvision's Keypoint R-CNN scores a
+# visible joint well above 0, and detectron2 hides joints below a probability of 0.05 likewise.
+KEYPOINT_THRESHOLD = 0.0
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -30,7 +34,10 @@ def annotate(image_rgb: np.ndarray, dets: Detections, fps: float | None = None) 
     out = _blend_masks(image_rgb, dets, order, rects)
     scale = _text_scale(out)
     for i in order:
-        _draw_contour(out, dets.masks[i], rects[i], class_color(int(dets.classes[i])), scale)
+        if dets.masks is not None:
+            _draw_contour(out, dets.masks[i], rects[i], class_color(int(dets.classes[i])), scale)
+        if dets.keypoints is not None:
+            _draw_skeleton(out, dets.keypoints[i], dets.keypoint_scores[i], dets.limbs, scale)
     taken: list[tuple[int, int, int, int]] = []  # label boxes placed so far (x, y, w, h)
     if fps is not None:  # first, so no label hides under the counter
         taken.append(_draw_text_box(out, f"{fps:.1f} fps", (6, 6), (0, 0, 0), scale * 1.2))
@@ -59,6 +66,21 @@ def _blend_masks(image_rgb: np.ndarray, dets: Detections, order, rects) -> np.nd
         overlay[y - y0:y - y0 + h, x - x0:x - x0 + w][dets.masks[i, y:y + h, x:x + w]] = class_color(int(dets.classes[i]))
     cv2.addWeighted(overlay, MASK_ALPHA, window, 1 - MASK_ALPHA, 0, dst=window)
     return out
+
+
+def _draw_skeleton(out: np.ndarray, points: np.ndarray, scores: np.ndarray, limbs, scale: float) -> None:
+    """Limbs in their own colours (limb k takes PALETTE[k]), between joints both above KEYPOINT_THRESHOLD;
+    the joints as dots on top."""
+    shown = scores > KEYPOINT_THRESHOLD
+    xy = [tuple(int(round(v)) for v in p[:2]) for p in points]
+    thickness = max(2, round(3 * scale))
+    for k, (a, b) in enumerate(limbs):
+        if shown[a] and shown[b]:
+            color = tuple(int(v) for v in PALETTE[k % len(PALETTE)])
+            cv2.line(out, xy[a], xy[b], color, thickness, cv2.LINE_AA)
+    for j in np.flatnonzero(shown):
+        cv2.circle(out, xy[j], thickness + 1, (255, 255, 255), -1, cv2.LINE_AA)
+        cv2.circle(out, xy[j], thickness + 1, (0, 0, 0), 1, cv2.LINE_AA)
 
 
 def _draw_contour(out: np.ndarray, mask: np.ndarray, rect, color, scale: float) -> None:

@@ -121,12 +121,21 @@ class VideoSink(Sink):
 
 
 def detection_rows(dets: Detections) -> list[dict]:
-    """A frame's detections as JSON-ready dicts: box x1,y1,x2,y2 in frame pixels, mask as COCO RLE.
-    Boxes keep 4 decimals (float32 resolves ~3e-5 px at 512), so two runs compare to 1e-4 from the files."""
+    """A frame's detections as JSON-ready dicts: box x1,y1,x2,y2 in frame pixels, mask as COCO RLE, keypoints
+    as [x, y, v] per keypoint with their scores (each where the model has the head). Boxes keep 4 decimals
+    (float32 resolves ~3e-5 px at 512), so two runs compare to 1e-4 from the files."""
     names, rects = dets.names(), dets.mask_rects()
-    return [{"box": [round(float(v), 4) for v in dets.boxes[i]], "score": round(float(dets.scores[i]), 5),
-             "class_id": int(dets.classes[i]), "class_name": names[i], "mask": encode_rle(dets.masks[i], rects[i])}
-            for i in range(len(dets))]
+    rows = []
+    for i in range(len(dets)):
+        row = {"box": [round(float(v), 4) for v in dets.boxes[i]], "score": round(float(dets.scores[i]), 5),
+               "class_id": int(dets.classes[i]), "class_name": names[i]}
+        if dets.masks is not None:
+            row["mask"] = encode_rle(dets.masks[i], rects[i])
+        if dets.keypoints is not None:
+            row["keypoints"] = [[round(float(v), 2) for v in p] for p in dets.keypoints[i]]
+            row["keypoint_scores"] = [round(float(v), 4) for v in dets.keypoint_scores[i]]
+        rows.append(row)
+    return rows
 
 
 class JsonlSink(Sink):

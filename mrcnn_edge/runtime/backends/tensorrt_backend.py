@@ -19,7 +19,8 @@ from ...engine.cuda import cuda_call, cudart
 from ...engine.metadata import check_engine_metadata, import_tensorrt, plugin_library, read_engine_metadata
 from ...errors import UserError
 from ..preprocess import check_images
-from .onnxruntime_backend import INPUT, OUTPUTS
+from ...contract import heads_of, outputs_for
+from .onnxruntime_backend import INPUT
 
 if TYPE_CHECKING:
     import tensorrt as trt
@@ -68,6 +69,8 @@ class TensorRTBackend:
         if self.engine is None:
             raise UserError(f"TensorRT could not load {path}: rebuild it with `mrcnn-edge build`")
         self.context: trt.IExecutionContext = self.engine.create_execution_context()
+        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+        self.outputs = outputs_for(heads_of(names) or ("mask",))  # the engine's own heads
         shape = self.engine.get_tensor_shape(INPUT)
         self.input_shape: list[Any] = [shape[i] if shape[i] >= 0 else "B" for i in range(len(shape))]
         self.stream = cuda_call(cudart().cudaStreamCreate())
@@ -83,7 +86,7 @@ class TensorRTBackend:
         self._release()
         if not self.context.set_input_shape(INPUT, shape):
             raise UserError(f"the engine does not take a batch of {shape[0]}: rebuild it with a larger --max-batch")
-        for name in (INPUT, *OUTPUTS):
+        for name in (INPUT, *self.outputs):
             dtype = np.dtype(trt.nptype(self.engine.get_tensor_dtype(name)))
             dims = self.context.get_tensor_shape(name)
             self._buffers[name] = _PinnedBuffer(tuple(dims[i] for i in range(len(dims))), dtype)
@@ -99,7 +102,7 @@ class TensorRTBackend:
         cuda_call(runtime.cudaMemcpyAsync(images.device, images.host_ptr, images.nbytes, h2d, self.stream))
         if not self.context.execute_async_v3(self.stream):
             raise RuntimeError("TensorRT execute_async_v3 failed: see its log above")
-        for name in OUTPUTS:
+        for name in self.outputs:
             out = self._buffers[name]
             cuda_call(runtime.cudaMemcpyAsync(out.host_ptr, out.device, out.nbytes, d2h, self.stream))
 
@@ -129,7 +132,7 @@ class TensorRTBackend:
             self._enqueue()
         cuda_call(runtime.cudaStreamSynchronize(self.stream))
         # copies: the pinned buffers are overwritten by the next frame
-        return {name: self._buffers[name].host.copy() for name in OUTPUTS}
+        return {name: self._buffers[name].host.copy() for name in self.outputs}
 
     def _release(self) -> None:
         if self._graph_exec is not None:

@@ -16,11 +16,15 @@ import numpy as np
 
 from ...errors import UserError
 from ...contract import CONTRACT, INPUT
-from ...contract import OUTPUTS as CONTRACT_OUTPUTS
+from ...contract import outputs_for
 from ..preprocess import check_images
 
 _DATATYPES = {"uint8": "UINT8", "int32": "INT32", "float32": "FP32"}  # numpy's names -> Triton's
-OUTPUTS = {name: _DATATYPES[CONTRACT[name]] for name in CONTRACT_OUTPUTS}  # the contract, as Triton names it
+
+
+def triton_outputs(heads) -> dict[str, str]:
+    """The contract's outputs of a model with these heads, as Triton names their types."""
+    return {name: _DATATYPES[CONTRACT[name]] for name in outputs_for(heads)}
 SCHEMES = {"triton": ("grpc", 8001), "http": ("http", 8000)}
 REQUIRED_PARAMETERS = ("classes", "input_size")
 TIMEOUT_S = 60.0
@@ -155,7 +159,8 @@ class TritonBackend:
         H, W = self.info["input_size"]
         if image is None or image["datatype"] != "UINT8" or [int(d) for d in image["shape"]][-3:] != [3, H, W]:
             problems.append(f"input {INPUT} UINT8 [B,3,{H},{W}]")
-        problems += [f"output {n} {t}" for n, t in OUTPUTS.items() if outputs.get(n, {}).get("datatype") != t]
+        self.outputs = triton_outputs(self.info.get("heads", ("mask",)))  # older repositories: Mask R-CNN's
+        problems += [f"output {n} {t}" for n, t in self.outputs.items() if outputs.get(n, {}).get("datatype") != t]
         if problems:
             raise UserError(f"model '{self.url.model}' on {self.url.address} does not match the mrcnn-edge output "
                             f"contract (wrong or missing: {', '.join(problems)}): serve a repository written by "
@@ -171,7 +176,7 @@ class TritonBackend:
         datatype = "UINT8" if images.dtype == np.uint8 else str(images.dtype).upper().replace("FLOAT", "FP")
         request = m.InferInput(INPUT, list(images.shape), datatype)
         request.set_data_from_numpy(images)
-        wanted = [m.InferRequestedOutput(n) for n in OUTPUTS]
+        wanted = [m.InferRequestedOutput(n) for n in self.outputs]
         timeout = {"client_timeout": TIMEOUT_S} if self.url.protocol == "grpc" else {}
         try:
             result = self.client.infer(self.url.model, [request], self.url.version, outputs=wanted, **timeout)
@@ -183,7 +188,7 @@ class TritonBackend:
         except Exception as e:  # the HTTP client raises the socket's own errors when the server is gone
             raise UserError(f"the Triton server at {self.url.address} stopped answering mid-stream "
                             f"({_first_line(e)}): is it still running?") from None
-        outputs = {n: result.as_numpy(n) for n in OUTPUTS}
+        outputs = {n: result.as_numpy(n) for n in self.outputs}
         # A batching config exposes the model's [B] as dims [1] (Triton rejects empty dims): [B,1] here
         outputs["num_detections"] = outputs["num_detections"].reshape(len(images))
         return outputs
