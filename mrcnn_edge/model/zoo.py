@@ -22,22 +22,31 @@ def default_checkpoint(task: str = "masks") -> str:
 
 
 def describe_zoo() -> str:
-    from .checkpoint import read_checkpoint
-
     lines = ["Architectures:"]
     lines += [f"  {a.name:<40} {a.description}" for a in ARCHITECTURES.values()]
-    ckpt = read_checkpoint(default_checkpoint())
+    for task, path in SHIPPED.items():
+        if task == "masks" or os.path.isfile(path):
+            lines += ["", f"Shipped checkpoint ({task}{', the embedded default' if task == 'masks' else ''}):",
+                      *_describe(default_checkpoint(task))]
+    return "\n".join(lines)
+
+
+def _describe(path: str) -> list[str]:
+    from .checkpoint import read_checkpoint
+
+    ckpt = read_checkpoint(path)
     size_mb = os.path.getsize(ckpt.path) / 2**20
     train = ckpt.extra.get("train", {})
     metrics = ckpt.extra.get("metrics", {})
-    lines += ["", "Shipped checkpoint (the embedded default):",
-              f"  path      {ckpt.path} ({size_mb:.1f} MB)",
-              f"  arch      {ckpt.arch}",
-              f"  classes   {', '.join(ckpt.classes)} (+ background)",
-              f"  input     {ckpt.input_size[0]}x{ckpt.input_size[1]}" if ckpt.input_size else "  input     -"]
+    lines = [f"  path      {ckpt.path} ({size_mb:.1f} MB)",
+             f"  arch      {ckpt.arch}",
+             f"  classes   {', '.join(ckpt.classes)} (+ background)",
+             f"  input     {ckpt.input_size[0]}x{ckpt.input_size[1]}" if ckpt.input_size else "  input     -"]
+    if ckpt.keypoint_layout:
+        lines.append(f"  keypoints {', '.join(ckpt.keypoint_layout.names)}")
     if metrics:
         lines.append("  val AP    " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float)))
     if train:
         lines.append(f"  trained   {train.get('iterations_done')} iterations, seed {train.get('seed')}, "
                      f"{train.get('seconds', 0) / 60:.0f} min on CPU")
-    return "\n".join(lines)
+    return lines

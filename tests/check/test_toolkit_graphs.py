@@ -1,5 +1,5 @@
 """Every graph the toolkit hands TensorRT passes `mrcnn-edge check`: fp32 (surgery), fp16 and int8, at batch
-1 and with a dynamic batch axis, for all three architectures. The exports and surgery outputs are the
+1 and with a dynamic batch axis, for every architecture and the keypoint model. The exports and surgery outputs are the
 session's shared ones (tests/conftest.py), so nothing large is exported twice. And the INT8 graph that
 `QuantizeBias` would make (every bias an INT32 initializer behind a DequantizeLinear) fails it."""
 import onnx
@@ -14,7 +14,9 @@ from mrcnn_edge.precision.int8 import TARGETS, quantize_int8
 CASES = [  # (arch, size, batch): sizes the export and surgery tests already made
     ("shipped", (320, 448), 1), ("shipped", (512, 512), None),
     ("maskrcnn_resnet50_fpn", (320, 416), 1), ("maskrcnn_resnet50_fpn_v2", (320, 416), 1),
+    ("keypointrcnn_resnet50_fpn", (320, 416), 1),  # two RoIAlign plugins, keypoint heatmaps out
 ]
+EVERY_RELEASE = ("shipped", "keypointrcnn_resnet50_fpn")
 
 
 def _passes(path, releases):
@@ -40,8 +42,8 @@ def caches(exported_model, tmp_path_factory):
 @pytest.mark.parametrize("arch, size, batch", CASES)
 def test_every_tensorrt_graph_passes(surgeried_model, caches, arch, size, batch, tmp_path):
     # 10.3's rules are the strictest (lowest opset and IR, fewest operators; the rest is shared), so the large
-    # ResNet-50 graphs are held to 10.3 only, the light model's to every release
-    releases = RELEASES if arch == "shipped" else ["10.3"]
+    # ResNet-50 Mask R-CNN graphs are held to 10.3 only, the light model's and the keypoint model's to every release
+    releases = RELEASES if arch in EVERY_RELEASE else ["10.3"]
     fp32 = surgeried_model(arch, size, batch).path
     _passes(fp32, releases)
     fp16 = to_fp16(fp32, str(tmp_path / "model.fp16.trt.onnx")).path

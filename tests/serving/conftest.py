@@ -17,12 +17,22 @@ def light_models(exported_model, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def triton_server(light_models, tmp_path_factory):
+def keypoint_model(tmp_path_factory):
+    """The shipped keypoint model's model.onnx at SIZE."""
+    from mrcnn_edge.export.onnx_export import export_onnx
+    from mrcnn_edge.model.zoo import default_checkpoint
+
+    out = str(tmp_path_factory.mktemp("keypoints") / "figures_light.onnx")
+    return export_onnx(default_checkpoint("keypoints"), out, SIZE, progress=False).path
+
+
+@pytest.fixture(scope="session")
+def triton_server(light_models, keypoint_model, tmp_path_factory):
     from mrcnn_edge.runtime.serve import TritonServer
 
     require_tritonserver()
     root = tmp_path_factory.mktemp("triton")
-    repo = write_repository(root / "repo", *light_models)
+    repo = write_repository(root / "repo", *light_models, keypoints=keypoint_model)
     server = TritonServer(repo, *free_ports(3), log_path=str(root / "tritonserver.log"))
     with server:
         yield server

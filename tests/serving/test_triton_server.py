@@ -38,6 +38,25 @@ def test_python_backend_repository_loads(triton_server, local_light):
     assert remote.backend_name == f"triton grpc {triton_server.endpoints['grpc']}/light"
 
 
+def test_a_keypoint_model_served_gives_the_local_keypoints(triton_server, keypoint_model):
+    """The shipped keypoint model through Triton's Python backend: its keypoint_heatmaps output travels, and the
+    decoded keypoints equal those of the same model.onnx run here."""
+    from mrcnn_edge.data.figures import VAL, sample
+
+    remote = Predictor.from_path(grpc_url(triton_server, "keypoints"))
+    local = Predictor.from_path(keypoint_model, threads=THREADS, backend=LOCAL_BACKEND)
+    assert remote.keypoint_layout == local.keypoint_layout and remote.keypoint_layout.num_keypoints == 11
+    shown = 0
+    for i in range(3):
+        frame = sample(VAL, i)[0]
+        got, expected = remote(frame), local(frame)
+        assert got.masks is None and len(got) == len(expected)
+        np.testing.assert_allclose(got.keypoints, expected.keypoints, atol=1e-3)
+        np.testing.assert_allclose(got.keypoint_scores, expected.keypoint_scores, atol=1e-4)
+        shown += int((expected.scores > 0.5).sum())
+    assert shown >= 3  # real figures were found, so real keypoints were compared
+
+
 def test_run_on_a_video_gives_the_local_jsonl(triton_server, light_models, video, tmp_path):
     from mrcnn_edge.cli import main
     from mrcnn_edge.runtime.run import run_stream

@@ -20,12 +20,15 @@ def require_tritonserver():
 
 
 
-def write_repository(root, light, light_b):
-    """light (fixed batch), light_b (dynamic batching) and contract_mismatch (light with a renamed output)."""
+def write_repository(root, light, light_b, keypoints=None):
+    """light (fixed batch), light_b (dynamic batching), contract_mismatch (light with a renamed output) and
+    keypoints (the shipped keypoint model)."""
     from mrcnn_edge.engine.triton import export_triton
 
     repo = str(root)
     export_triton(light, repo, name="light", kind="python", threads=THREADS)
+    if keypoints:
+        export_triton(keypoints, repo, name="keypoints", kind="python", threads=THREADS)
     if light_b:
         export_triton(light_b, repo, name="light_b", kind="python", threads=THREADS)
         wrong = export_triton(light, repo, name="contract_mismatch", kind="python", threads=THREADS).config
