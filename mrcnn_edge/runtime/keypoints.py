@@ -9,6 +9,8 @@ free of data-dependent shapes; the price is the heatmaps' copy off the device (b
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 CUBIC_A = np.float32(-0.75)  # torch's (and OpenCV's) bicubic convolution constant
@@ -24,6 +26,7 @@ def _cubic(t: np.ndarray) -> np.ndarray:
     return np.where(t <= 1, near, np.where(t < 2, far, np.float32(0))).astype(np.float32)
 
 
+@lru_cache(maxsize=4096)  # box sizes recur frame after frame
 def bicubic_weights(out_size: int, in_size: int) -> np.ndarray:
     """[out_size, in_size]: F.interpolate(mode="bicubic", align_corners=False) along one axis as a matrix."""
     scale = np.float32(in_size) / np.float32(out_size)
@@ -38,6 +41,15 @@ def bicubic_weights(out_size: int, in_size: int) -> np.ndarray:
     return weights
 
 
+def _upsample(maps: np.ndarray, height: int, width: int) -> np.ndarray:
+    """maps [J,S,S] -> [J,height,width] bicubically: two matrix products over all J maps at once (one GEMM
+    each, rather than J small ones)."""
+    J, S, _ = maps.shape
+    wy, wx = bicubic_weights(height, S), bicubic_weights(width, S)
+    rows = (maps.transpose(0, 2, 1).reshape(J * S, S) @ wy.T).reshape(J, S, height)  # [J, x, y]
+    return (rows.transpose(0, 2, 1).reshape(J * height, S) @ wx.T).reshape(J, height, width)
+
+
 def heatmaps_to_keypoints(heatmaps: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """heatmaps [N,J,S,S] logits of detections boxes [N,4] (x1,y1,x2,y2, the pixels the model saw) ->
     (keypoints [N,J,3] x, y, v = 1 in those pixels, scores [N,J]: the upsampled map at the keypoint)."""
@@ -47,8 +59,7 @@ def heatmaps_to_keypoints(heatmaps: np.ndarray, boxes: np.ndarray) -> tuple[np.n
     for i, (x1, y1, x2, y2) in enumerate(boxes.astype(np.float32)):
         w, h = max(x2 - x1, np.float32(1)), max(y2 - y1, np.float32(1))
         w_ceil, h_ceil = int(np.ceil(w)), int(np.ceil(h))
-        wy, wx = bicubic_weights(h_ceil, heatmaps.shape[2]), bicubic_weights(w_ceil, heatmaps.shape[3])
-        maps = wy @ heatmaps[i].astype(np.float32) @ wx.T  # [J, h_ceil, w_ceil]
+        maps = _upsample(heatmaps[i].astype(np.float32), h_ceil, w_ceil)  # [J, h_ceil, w_ceil]
         flat = maps.reshape(J, -1).argmax(1)
         y_int, x_int = np.divmod(flat, w_ceil)
         keypoints[i, :, 0] = (x_int + np.float32(PIXEL_CENTRE)) * (w / np.float32(w_ceil)) + x1
