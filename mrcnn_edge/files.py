@@ -27,6 +27,9 @@ def link_or_copy(src: str, dst: str) -> bool:
         return False
 
 
+REEXPORT = "re-export it with `mrcnn-edge export` (and `surgery`)"  # the fix for a broken model file
+
+
 def read_onnx(path: str, *, weights: bool = True, fix: str = "pass a .onnx file"):
     """The ONNX model at path (weights: also its external data); a file that is not one, truncated or foreign,
     is a UserError in one line ending with `fix`."""

@@ -199,6 +199,8 @@ def build_chain(precision: str = "fp16", *, weights: str | None = None, model: s
     if not weights and (onnx_path.endswith(".trt.onnx") or read_sidecar(onnx_path).get("precision", "fp32") != "fp32"):
         raise UserError(f"build starts from a checkpoint or the fp32 export model.onnx, not "
                         f"{os.path.basename(onnx_path)}: pass --model {model_stem(onnx_path)}.onnx")
+    if not weights:  # a broken or foreign model.onnx in one line, before the progress bar
+        check_contract(onnx_io(onnx_path), onnx_path)
     source = _calibration_source(onnx_path, calibration, calib_source, shipped) if precision == "int8" else None
     names = (["export"] if weights else []) + ["surgery"] + (["calibrate"] if precision == "int8" else []) + \
         ([precision] if precision not in ("fp32", "bf16") else []) + ["check", "engine"]
@@ -206,7 +208,7 @@ def build_chain(precision: str = "fp16", *, weights: str | None = None, model: s
     try:
         if weights:
             _export(weights, onnx_path, size, arch, None if dynamic_batch else 1, steps)
-        check_contract(onnx_io(onnx_path), onnx_path)
+            check_contract(onnx_io(onnx_path), onnx_path)
         trt_path = os.path.join(out_dir, f"{model_stem(onnx_path)}.trt.onnx")
         cache = None
 

@@ -16,6 +16,7 @@ import onnx
 
 from ..contract import CONTRACT, DETECTION_OUTPUTS, HEAD_OUTPUTS, INPUT, heads_of, outputs_for
 from ..errors import UserError
+from ..files import REEXPORT, read_onnx
 
 PRECISIONS = ("fp32", "fp16", "int8")
 PLUGIN_LIBRARY = "libmrcnn_edge_plugins.so"
@@ -50,7 +51,7 @@ def plugin_library(path: str | None = None) -> str:
 
 def onnx_io(onnx_path: str) -> dict[str, dict]:
     """Inputs and outputs of a graph: name -> {"dtype": numpy name, "shape": dims, -1 where symbolic}."""
-    graph = onnx.load(onnx_path, load_external_data=False).graph
+    graph = read_onnx(onnx_path, weights=False, fix=REEXPORT).graph
     io = {}
     for value in list(graph.input) + list(graph.output):
         tensor = value.type.tensor_type

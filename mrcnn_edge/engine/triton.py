@@ -14,12 +14,11 @@ import os
 import shutil
 from dataclasses import dataclass
 
-import onnx
-
+from ..contract import heads_of, outputs_for
 from ..errors import UserError
+from ..files import REEXPORT, read_onnx
 from ..sidecar import read_sidecar, sidecar_path
 from .result import model_stem
-from ..contract import heads_of, outputs_for
 from .metadata import CONTRACT, check_contract, engine_metadata_path, onnx_io, read_engine_metadata
 
 TRITON_TYPES = {"uint8": "TYPE_UINT8", "int32": "TYPE_INT32", "float32": "TYPE_FP32"}
@@ -125,7 +124,7 @@ def _source(model_path: str, max_batch: int) -> tuple[dict, dict, int, dict | No
         plugin = {"path": library, "sha256": engine["plugin_sha256"],
                   "autoreg": os.path.join(os.path.dirname(library), AUTOREG_LIBRARY)}
         return engine["io"], meta, batch["max"] if batch else 0, plugin, engine["tensorrt_version"]
-    plugin_ops = {n.op_type for n in onnx.load(model_path, load_external_data=False).graph.node
+    plugin_ops = {n.op_type for n in read_onnx(model_path, weights=False, fix=REEXPORT).graph.node
                   if n.op_type.endswith("_TRT")}
     if plugin_ops:
         raise UserError(f"{model_path} has TensorRT plugin nodes ({', '.join(sorted(plugin_ops))}) that ONNX "

@@ -18,6 +18,7 @@ from onnxruntime.quantization.calibrate import create_calibrator, load_tensors_d
 from tqdm import tqdm
 
 from ..errors import UserError
+from ..files import REEXPORT, read_onnx
 from ..sidecar import read_sidecar
 from .calibration_data import LetterboxedReader, calibration_frames
 from .placement import QUANTIZED_OP_TYPES
@@ -56,6 +57,7 @@ def calibrate(onnx_path: str, source: str = "synthetic", method: str = "entropy"
         raise UserError(f"unknown calibration method '{method}': choose {', '.join(METHODS)}")
     if not os.path.isfile(onnx_path):
         raise UserError(f"model not found: {onnx_path} (run `mrcnn-edge export` first)")
+    read_onnx(onnx_path, weights=False, fix=REEXPORT)  # a broken file in one line, before the calibrator reads it
     size = tuple(read_sidecar(onnx_path)["input_size"])
     cache_path = cache_path or f"{os.path.splitext(onnx_path)[0]}.calib.{method}.json"
     skipped: list[tuple[str, str]] = []

@@ -17,6 +17,7 @@ import onnx
 import onnx_graphsurgeon as gs
 from onnxconverter_common.float16 import convert_float_to_float16
 
+from ..files import REEXPORT, read_onnx
 from ..sidecar import derive_sidecar
 from .placement import QUANTIZED_OP_TYPES, consumers, head_outputs
 
@@ -96,7 +97,7 @@ def _drop_round_trips(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def to_fp16(onnx_in: str, onnx_out: str) -> Fp16Result:
     start = time.perf_counter()
-    model = onnx.load(onnx_in)
+    model = read_onnx(onnx_in, fix=REEXPORT)
     keep = float_zone(model.graph) + _split_consumed_outputs(model.graph)
     functions = list(model.functions)  # region bodies stay float: the converter would half them too
     del model.functions[:]

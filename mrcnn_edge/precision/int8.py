@@ -30,6 +30,7 @@ import onnx
 from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
 from ..errors import UserError
+from ..files import REEXPORT, read_onnx
 from ..sidecar import derive_sidecar
 from .calibrate import METHODS, read_cache
 from .placement import DEFAULT_KEEP_FLOAT, QUANTIZED_OP_TYPES, nodes_to_exclude
@@ -74,7 +75,7 @@ def quantize_int8(onnx_in: str, onnx_out: str, cache: str, *, target: str = "onn
         raise UserError(f"unknown int8 target '{target}': choose {', '.join(TARGETS)}")
     ranges = read_cache(cache)
     method = next(k for k, v in METHODS.items() if v == ranges.calibration_method)
-    model = onnx.load(onnx_in)
+    model = read_onnx(onnx_in, fix=REEXPORT)
     excluded = nodes_to_exclude(model, list(keep_float))
     settings = TARGETS[target]
     with _without_preprocessing_advice():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import importlib.util
+import glob
 import os
 import shutil
 import signal
@@ -170,9 +171,13 @@ class TritonServer:
         return args, env
 
     def start(self, timeout_s: float = READY_TIMEOUT_S) -> "TritonServer":
+        fix = "write one with `mrcnn-edge export-triton --model model.onnx --kind python --repository DIR`"
         if not os.path.isdir(self.repository):
-            raise UserError(f"model repository not found: {self.repository} (write one with `mrcnn-edge "
-                            "export-triton --model model.onnx --kind python --repository DIR`)")
+            raise UserError(f"model repository not found: {self.repository} ({fix})")
+        if not glob.glob(os.path.join(glob.escape(self.repository), "*", "config.pbtxt")):
+            # Triton would start, serve nothing and say nothing about it
+            raise UserError(f"{self.repository} holds no model (no <name>/config.pbtxt in it): {fix}, or pass the "
+                            "folder export-triton wrote")
         args, env = self._command()
         if self.log_path is None:
             self.log_path = tempfile.mkstemp(prefix="mrcnn-edge-tritonserver-", suffix=".log")[1]

@@ -79,3 +79,32 @@ def test_cli_one_line_error(light_random_checkpoint, tmp_path, capsys, argv):
     assert main(["export", *argv, "-o", str(tmp_path / "m.onnx")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("mrcnn-edge export: error: ") and "Traceback" not in err
+
+
+@pytest.fixture()
+def truncated_onnx(light_random_onnx, tmp_path):
+    """The first third of a real model.onnx, beside a copy of its real sidecar (as a cut download leaves it)."""
+    whole = open(light_random_onnx.path, "rb").read()
+    path = tmp_path / "model.onnx"
+    path.write_bytes(whole[: len(whole) // 3])
+    (tmp_path / "model.json").write_text(open(light_random_onnx.sidecar).read())
+    return str(path)
+
+
+@pytest.mark.parametrize("command", [
+    ["surgery", "{m}"], ["export-triton", "--model", "{m}", "--repository", "{d}/repo"],
+    ["quantize", "{m}", "--precision", "fp16"], ["calibrate", "{m}", "--num-images", "1"],
+    ["build", "--model", "{m}"], ["check", "{m}"], ["inspect", "{m}"],
+    ["run", "--model", "{m}", "--source", "{d}"], ["bench", "--model", "{m}"],
+], ids=lambda c: c[0])
+def test_a_truncated_model_is_one_line_for_every_command(truncated_onnx, tmp_path, capsys, command):
+    argv = [a.format(m=truncated_onnx, d=tmp_path) for a in command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not an ONNX model" in err[0], err
+
+
+def test_serve_on_a_folder_without_a_model_is_one_line(tmp_path, capsys):
+    assert main(["serve", "--repository", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds no model" in err[0], err

@@ -28,8 +28,8 @@ class PluginGraphBackend:
 
 
 def has_plugin_nodes(path: str) -> bool:
-    from ...files import read_onnx
+    from ...files import REEXPORT, read_onnx
     from ...surgery.plugins import PLUGIN_DOMAIN
 
-    model = read_onnx(path, weights=False, fix="re-export it with `mrcnn-edge export` (and `surgery`)")
+    model = read_onnx(path, weights=False, fix=REEXPORT)
     return any(o.domain == PLUGIN_DOMAIN for o in model.opset_import)
