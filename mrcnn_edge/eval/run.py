@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 from tqdm import tqdm
 
 from ..errors import UserError
+from ..keypoint_layout import KeypointLayout
 from ..images import read_image, skipped_lines
 from .categories import match_categories
 from .coco_eval import APResult, PredictFn, coco_ap, evaluator_name, results_of
@@ -41,10 +43,18 @@ class EvalResult:
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".pkl")  # .pkl: detectron2 model-zoo files
 
 
+class Loaded(NamedTuple):
+    """An artifact ready to evaluate."""
+    label: str
+    predict: PredictFn
+    classes: list[str]
+    input_size: tuple[int, int] | None
+    keypoint_layout: KeypointLayout | None  # keypoint models only
+
+
 def predictor_for(path: str | None, input_size: tuple[int, int] | None = None, backend: str = "auto",
-                  plugin_impl: str | None = None) -> tuple[str, PredictFn, list[str], tuple[int, int] | None, object]:
-    """(label, predict function, class names, input size, keypoint layout or None) for a checkpoint (.pth/.pt/.safetensors: torchvision
-    eager, on frames letterboxed to input_size when given) or a deploy artifact (.onnx, .trt.onnx,
+                  plugin_impl: str | None = None) -> Loaded:
+    """The Loaded artifact for a checkpoint (.pth/.pt/.safetensors: torchvision eager, on frames letterboxed to input_size when given) or a deploy artifact (.onnx, .trt.onnx,
     fp16, int8, .engine, triton://) on `backend` (plugin nodes on `plugin_impl`)."""
     from ..model.zoo import default_checkpoint
 
@@ -54,8 +64,8 @@ def predictor_for(path: str | None, input_size: tuple[int, int] | None = None, b
         from ..model.eager import EagerPredictor
 
         model, ckpt = load_model(path)
-        return ("pytorch eager", EagerPredictor(model, input_size=input_size), ckpt.classes, input_size,
-                ckpt.keypoint_layout)
+        return Loaded("pytorch eager", EagerPredictor(model, input_size=input_size), ckpt.classes, input_size,
+                      ckpt.keypoint_layout)
     from ..model.eager import Prediction
     from ..runtime.predictor import Predictor
 
@@ -65,8 +75,8 @@ def predictor_for(path: str | None, input_size: tuple[int, int] | None = None, b
         d = predictor(frame)
         return Prediction(d.boxes, d.scores, d.classes, d.masks, d.keypoints, d.keypoint_scores)
 
-    return (f"{predictor.backend_name} {predictor.precision}", predict, predictor.class_names, predictor.input_size,
-            predictor.keypoint_layout)
+    return Loaded(f"{predictor.backend_name} {predictor.precision}", predict, predictor.class_names,
+                  predictor.input_size, predictor.keypoint_layout)
 
 
 def _readable(dataset: CocoDataset, images: list[dict], strict: bool, skipped: list) -> list[dict]:
@@ -110,7 +120,7 @@ def _predictors(paths: list[str | None], backend: str = "auto", plugin_impl: str
     impls = _plugin_impls(paths, plugin_impl)
     loaded = {i: predictor_for(p, backend=backend, plugin_impl=impls[i]) for i, p in enumerate(paths)
               if p and not p.endswith(CHECKPOINT_SUFFIXES)}
-    size = next((v[3] for v in loaded.values()), None)
+    size = next((v.input_size for v in loaded.values()), None)
     return [loaded[i] if i in loaded else predictor_for(p, size) for i, p in enumerate(paths)]
 
 
@@ -129,19 +139,20 @@ def evaluate_dataset(paths: list[str | None], dataset: CocoDataset, num_images: 
     image_ids = [img["id"] for img in images]
     rows, notes = [], []
     # every model's classes are matched before any runs: a naming mistake fails at once, not after an hour
-    mappings = [match_categories(p[2], dataset.categories, ignore_unmatched) for p in predictors]
-    sigmas = [keypoint_sigmas(dataset, p[4]) for p in predictors]
+    mappings = [match_categories(p.classes, dataset.categories, ignore_unmatched) for p in predictors]
+    sigmas = [keypoint_sigmas(dataset, p.keypoint_layout) for p in predictors]
     for path, (label, predict, *_), mapping, sigma in zip(paths, predictors, mappings, sigmas):
         notes += [f"{os.path.basename(path or 'shipped checkpoint')}: {n}" for n in mapping.notes]
         results = []
         for image in tqdm(images, desc=label, unit="img"):
-            results += results_of(image["id"], *predict(read_image(dataset.path_of(image))), to_dataset=mapping.to_dataset)
+            prediction = predict(read_image(dataset.path_of(image)))
+            results += results_of(image["id"], *prediction, to_dataset=mapping.to_dataset)
         ap = coco_ap(dataset.gt, results, image_ids, mapping.category_ids, evaluator, keypoint_sigmas=sigma)
         rows.append((label, path or "shipped checkpoint", ap))
     return EvalResult(rows, name or os.path.basename(dataset.annotations), evaluator, skipped, notes)
 
 
-def keypoint_sigmas(dataset: CocoDataset, layout) -> list[float] | None:
+def keypoint_sigmas(dataset: CocoDataset, layout: KeypointLayout | None) -> list[float] | None:
     """The OKS sigmas of a keypoint model's evaluation: the set's own (its category's "sigmas"), else the
     model's layout's, else COCO's for its 17 person keypoints (None: pycocotools' own). A UserError when the
     set has no keypoints of the model's count."""
@@ -203,7 +214,7 @@ def evaluate_cli(paths: list[str] | None, num_images: int | None = None, out_jso
         dataset, name = load_dataset(data, images), os.path.basename(data)
     else:
         num_images = num_images or 200
-        kind = "figures" if predictors[0][4] is not None else "shapes"
+        kind = "figures" if predictors[0].keypoint_layout is not None else "shapes"
         dataset, name = synthetic_val_dataset(num_images, kind), "the synthetic val set" if kind == "shapes" else f"the synthetic {kind} val set"
     result = evaluate_dataset(paths, dataset, num_images, ignore_unmatched=ignore_unmatched, strict=strict,
                               evaluator=evaluator, name=name, predictors=predictors)
