@@ -71,6 +71,11 @@ def figure_annotations_of(image_id: int, masks: np.ndarray, keypoints: np.ndarra
     return anns
 
 
+def sampler(spec: SyntheticSpec | figures.FigureSpec):
+    """The `sample(spec, index)` of a split's set: the shapes' or the figures'."""
+    return figures.sample if isinstance(spec, figures.FigureSpec) else sample
+
+
 def synthetic_coco(spec: SyntheticSpec | figures.FigureSpec, num_images: int, image_dir: str | None = None) -> dict:
     """The first `num_images` of a split (shapes or figures) as a COCO dict; images are written to
     `image_dir` if given."""
@@ -79,7 +84,7 @@ def synthetic_coco(spec: SyntheticSpec | figures.FigureSpec, num_images: int, im
     is_figures = isinstance(spec, figures.FigureSpec)
     coco = {"images": [], "annotations": [], "categories": figure_categories() if is_figures else categories()}
     for i in tqdm(range(num_images), desc="synthetic images", unit="img", leave=False, disable=num_images < 50):
-        image, masks, labels = (figures.sample if is_figures else sample)(spec, i)
+        image, masks, labels = sampler(spec)(spec, i)
         name = f"{i:06d}.png"
         if image_dir:
             cv2.imwrite(os.path.join(image_dir, name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))

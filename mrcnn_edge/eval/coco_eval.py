@@ -121,13 +121,13 @@ def coco_ap(gt_dict: dict, rows: list[dict], image_ids=None, category_ids=None, 
 
 
 def evaluate_synthetic(predict: PredictFn, spec, num_images: int, desc: str = "eval") -> APResult:
-    """AP of `predict` on the first `num_images` of a synthetic split, in memory (ground truth regenerated
-    from seeds); `mrcnn-edge eval` reads the same images from disk as any COCO set."""
-    from ..data.coco import synthetic_coco
-    from ..data.synthetic import sample
+    """AP of `predict` on the first `num_images` of a synthetic split (shapes or figures), in memory (ground
+    truth regenerated from seeds); `mrcnn-edge eval` reads the same images from disk as any COCO set."""
+    from ..data.coco import sampler, synthetic_coco
 
     gt = synthetic_coco(spec, num_images)
     rows = []
     for i in tqdm(range(num_images), desc=desc, unit="img"):
-        rows += results_of(i, *predict(sample(spec, i)[0]))
-    return coco_ap(gt, rows)
+        rows += results_of(i, *predict(sampler(spec)(spec, i)[0]))
+    sigmas = next((c["sigmas"] for c in gt["categories"] if c.get("sigmas")), None)  # the figures' own
+    return coco_ap(gt, rows, keypoint_sigmas=sigmas)
