@@ -108,7 +108,7 @@ def sidecar_info(model: MaskRCNN, *, arch: str, classes, size, opset: int, sha25
     if "mask" in heads:
         info.update(mask_size=28, paste=conventions_of(model).paste)
     if "keypoint" in heads:
-        info["keypoint_layout"] = keypoint_layout.to_json()
+        info.update(keypoint_layout=keypoint_layout.to_json(), keypoint_decode=conventions_of(model).keypoint_decode)
     return info
 
 

@@ -20,8 +20,9 @@ from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredic
 from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
-from .detectron2_arch import R50 as D2_R50, R101 as D2_R101
-from .detectron2_arch import detectron2_mask_rcnn_R_50_FPN, detectron2_mask_rcnn_R_101_FPN
+from .detectron2_arch import KEYPOINT_R50 as D2_KEYPOINT_R50, R50 as D2_R50, R101 as D2_R101
+from .detectron2_arch import (detectron2_keypoint_rcnn_R_50_FPN, detectron2_mask_rcnn_R_50_FPN,
+                              detectron2_mask_rcnn_R_101_FPN)
 
 LIGHT_ARCH = "maskrcnn_mobilenet_v3_large_fpn_lite"
 LIGHT_KEYPOINT_ARCH = "keypointrcnn_mobilenet_v3_large_fpn_lite"
@@ -130,6 +131,9 @@ ARCHITECTURES: dict[str, Architecture] = {
                      "detectron2 mask_rcnn_R_50_FPN_{1x,3x}: its .pkl/.pth load, its conventions as options"),
         Architecture(D2_R101, detectron2_mask_rcnn_R_101_FPN,
                      "detectron2 mask_rcnn_R_101_FPN_3x: its .pkl/.pth load, its conventions as options"),
+        Architecture(D2_KEYPOINT_R50, detectron2_keypoint_rcnn_R_50_FPN,
+                     "detectron2 keypoint_rcnn_R_50_FPN_{1x,3x}: its .pkl/.pth load, its conventions as options",
+                     heads=("keypoint",)),
     )
 }
 

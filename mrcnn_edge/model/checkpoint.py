@@ -186,10 +186,17 @@ def _keypoint_layout(state: dict, meta: dict, notes: list[str]) -> KeypointLayou
 
 def _detectron2_named(ckpt: Checkpoint, classes: list[str] | None, notes: list[str]) -> Checkpoint:
     """detectron2 files carry no names. An 81-class one is detectron2's COCO layout: the 80 used
-    categories, contiguous, in COCO id order (its builtin_meta), so torchvision's names without N/A."""
+    categories, contiguous, in COCO id order (its builtin_meta), so torchvision's names without N/A.
+    A one-class Keypoint R-CNN is its COCO person model (keypoints_coco_2017: thing_classes ["person"])."""
+    if ckpt.keypoint_layout:
+        notes.append(f"keypoint layout: {ckpt.keypoint_layout.num_keypoints} keypoints"
+                     + (", COCO's person layout (torchvision's metadata)" if ckpt.keypoint_layout.limbs else ""))
     if not classes and ckpt.num_classes == 81:
         notes.append("class names: COCO's 80 (detectron2's contiguous COCO layout), from torchvision's metadata")
         names = [n for n in coco_class_names() if n != UNUSED]
+    elif not classes and ckpt.keypoint_layout and ckpt.num_classes == 2:
+        notes.append("class names: person (detectron2's COCO keypoint layout)")
+        names = ["person"]
     else:
         names = _class_names(classes, ckpt.num_classes, ckpt.path, notes)
     return dataclasses.replace(ckpt, classes=names, notes=notes)

@@ -1,8 +1,9 @@
 """Test-time conventions: where a Mask R-CNN family departs from torchvision's forward, as named options.
 
 The detectron2 architectures are torchvision's modules with these options set (`DETECTRON2`); the deploy
-forward (`export/deploy.py`), the ONNX regions and the runtime's mask paste read them. A model without a
-`conventions` attribute is torchvision's (`TORCHVISION`). Each value below cites the code it follows.
+forward (`export/deploy.py`), the ONNX regions and the runtime's mask paste and keypoint decode read them.
+A model without a `conventions` attribute is torchvision's (`TORCHVISION`). Each value below cites the code
+it follows.
 """
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ class Conventions:
     roi_sampling_ratio: int = 2
     # how the runtime pastes the 28x28 masks into the frame: "torchvision" or "detectron2"
     paste: str = "torchvision"
+    # how the runtime decodes keypoint heatmaps (runtime/keypoints.DECODES): both take the same peak of the
+    # bicubic-upsampled map; they score it differently (torchvision: its logit, detectron2: a softmax)
+    keypoint_decode: str = "torchvision"
 
 
 TORCHVISION = Conventions("torchvision")
@@ -44,6 +48,7 @@ DETECTRON2 = Conventions(
     proposal_min_side=0.0, detection_min_side=None, min_side_exclusive=True,  # PROPOSAL_GENERATOR.MIN_SIZE 0
     roi_aligned=True, roi_sampling_ratio=0,  # POOLER_TYPE ROIAlignV2, POOLER_SAMPLING_RATIO 0
     paste="detectron2",  # layers/mask_ops.py paste_masks_in_image (grid_sample, >= threshold)
+    keypoint_decode="detectron2",  # structures/keypoints.py heatmaps_to_keypoints, its score column
 )
 # Not an option: the FPN level of a RoI. detectron2 computes floor(4 + log2(sqrt(area) / 224 + 1e-8)),
 # torchvision's LevelMapper floor(4 + log2(sqrt(area) / 224) + 1e-6), which our RoIAlign plugin and its
@@ -51,7 +56,12 @@ DETECTRON2 = Conventions(
 # Not options either, because both agree (checked in detectron2's source): box decoding (Box2BoxTransform
 # weights 10,10,5,5 for the box head and 1,1,1,1 for the RPN, scale clamp log(1000/16), no +1), clipping
 # to the image, per-level pre-NMS top-k, NMS by level in the RPN and by class in the box head, and
-# picking each detection's own class channel of the mask logits.
+# picking each detection's own class channel of the mask logits. For Keypoint R-CNN
+# (configs/COCO-Keypoints/Base-Keypoint-RCNN-FPN.yaml, modeling/roi_heads/keypoint_head.py): the keypoint
+# pooler (14, ROIAlignV2, adaptive sampling: the options above), 8 convs of 512 with ReLU, ConvTranspose
+# 4x4 stride 2 padding 1 and a bilinear 2x upsample (align_corners False) to 56x56, the head run on every
+# detection, and the keypoint's place: the argmax of the heatmap upsampled bicubically to ceil(w) x ceil(h),
+# (d + 0.5) * w / ceil(w) + x0.
 
 
 def conventions_of(model) -> Conventions:

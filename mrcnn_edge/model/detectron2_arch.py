@@ -1,10 +1,12 @@
-"""detectron2's Mask R-CNN R-50/R-101-FPN (COCO-InstanceSegmentation/mask_rcnn_R_*_FPN_{1x,3x}), assembled
-from torchvision's modules with detectron2's conventions (`conventions.DETECTRON2`).
+"""detectron2's Mask R-CNN R-50/R-101-FPN (COCO-InstanceSegmentation/mask_rcnn_R_*_FPN_{1x,3x}) and Keypoint
+R-CNN R-50-FPN (COCO-Keypoints/keypoint_rcnn_R_50_FPN_{1x,3x}), assembled from torchvision's modules with
+detectron2's conventions (`conventions.DETECTRON2`).
 
 Only two modules are subclassed, each for one named option: the anchor generator (no rounding of the cell
 anchors, fixed strides) and the pooler (RoIAlign with `aligned`). Everything else is torchvision's: ResNet
 with FrozenBatchNorm (the stride moved into the 1x1 conv), FPN with P6 by max-pool, RPN head, TwoMLPHead
-(2 FC of 1024), Fast R-CNN predictor, 4-conv mask head, deconv and predictor. Weights come from
+(2 FC of 1024), Fast R-CNN predictor, 4-conv mask head, deconv and predictor, or the keypoint head (8 convs
+of 512, KRCNNConvDeconvUpsampleHead's layers) and predictor (deconv, bilinear 2x). Weights come from
 detectron2's key layout through `detectron2_checkpoint.py`, which moves the background class to index 0.
 """
 from __future__ import annotations
@@ -14,10 +16,11 @@ import math
 import torch
 from torch import Tensor
 from torchvision.models import resnet50, resnet101
-from torchvision.models.detection import MaskRCNN
+from torchvision.models.detection import KeypointRCNN, MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.keypoint_rcnn import KeypointRCNNHeads, KeypointRCNNPredictor
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.ops import MultiScaleRoIAlign, roi_align
@@ -27,7 +30,9 @@ from torchvision.ops.poolers import LevelMapper, _filter_input, _setup_scales
 from .conventions import DETECTRON2, Conventions
 
 R50, R101 = "detectron2_mask_rcnn_R_50_FPN", "detectron2_mask_rcnn_R_101_FPN"
+KEYPOINT_R50 = "detectron2_keypoint_rcnn_R_50_FPN"
 RES4_BLOCKS = {R50: 6, R101: 23}  # how the two are told apart in a checkpoint
+KEYPOINT_RES4_BLOCKS = {KEYPOINT_R50: 6}
 
 
 class CellAnchorGenerator(AnchorGenerator):
@@ -106,7 +111,9 @@ def _move_stride_to_1x1(trunk) -> None:
         block.conv1.stride, block.conv2.stride = block.conv2.stride, (1, 1)
 
 
-def _detectron2_mask_rcnn(trunk_fn, num_classes: int, conventions: Conventions = DETECTRON2, **kwargs) -> MaskRCNN:
+def _detectron2_rcnn(trunk_fn, num_classes: int, heads, conventions: Conventions = DETECTRON2,
+                     **kwargs) -> MaskRCNN | KeypointRCNN:
+    """The shared trunk, RPN and box head; heads(pooler) -> the family's class and its head modules."""
     trunk = trunk_fn(weights=None, norm_layer=FrozenBatchNorm2d)  # FrozenBN eps 1e-5, as detectron2's
     if conventions.stride_in_1x1:
         _move_stride_to_1x1(trunk)
@@ -125,12 +132,11 @@ def _detectron2_mask_rcnn(trunk_fn, num_classes: int, conventions: Conventions =
         image_std=[s / 255 for s in conventions.pixel_std],
     )
     settings.update(kwargs)
-    model = MaskRCNN(
+    family, head_modules = heads(pooler)
+    model = family(
         backbone, num_classes=None, rpn_anchor_generator=anchors,
         box_roi_pool=pooler(7), box_head=TwoMLPHead(256 * 7 * 7, 1024),
-        box_predictor=FastRCNNPredictor(1024, num_classes),
-        mask_roi_pool=pooler(14), mask_head=MaskRCNNHeads(256, [256] * 4, 1),
-        mask_predictor=MaskRCNNPredictor(256, 256, num_classes), **settings,
+        box_predictor=FastRCNNPredictor(1024, num_classes), **head_modules, **settings,
     )
     model.rpn.min_size = conventions.proposal_min_side
     if conventions.channel_order == "BGR":
@@ -139,11 +145,33 @@ def _detectron2_mask_rcnn(trunk_fn, num_classes: int, conventions: Conventions =
     return model
 
 
+def _mask_heads(num_classes: int):
+    """ROI_MASK_HEAD: MaskRCNNConvUpsampleHead, 4 convs of 256 on 14x14, deconv, a logit per class."""
+    return lambda pooler: (MaskRCNN, dict(
+        mask_roi_pool=pooler(14), mask_head=MaskRCNNHeads(256, [256] * 4, 1),
+        mask_predictor=MaskRCNNPredictor(256, 256, num_classes)))
+
+
+def _keypoint_heads(num_keypoints: int):
+    """ROI_KEYPOINT_HEAD (Base-Keypoint-RCNN-FPN.yaml, config/defaults.py): KRCNNConvDeconvUpsampleHead,
+    8 convs of 512 on 14x14, score_lowres (ConvTranspose 4x4, stride 2, padding 1) and a bilinear 2x
+    upsample, which are torchvision's KeypointRCNNHeads and KeypointRCNNPredictor."""
+    return lambda pooler: (KeypointRCNN, dict(
+        keypoint_roi_pool=pooler(14), keypoint_head=KeypointRCNNHeads(256, [512] * 8),
+        keypoint_predictor=KeypointRCNNPredictor(512, num_keypoints)))
+
+
 def detectron2_mask_rcnn_R_50_FPN(*, num_classes: int = 81, **kwargs) -> MaskRCNN:
     """detectron2's mask_rcnn_R_50_FPN_{1x,3x}; num_classes counts the background (81 for COCO)."""
-    return _detectron2_mask_rcnn(resnet50, num_classes, **kwargs)
+    return _detectron2_rcnn(resnet50, num_classes, _mask_heads(num_classes), **kwargs)
 
 
 def detectron2_mask_rcnn_R_101_FPN(*, num_classes: int = 81, **kwargs) -> MaskRCNN:
     """detectron2's mask_rcnn_R_101_FPN_3x; num_classes counts the background (81 for COCO)."""
-    return _detectron2_mask_rcnn(resnet101, num_classes, **kwargs)
+    return _detectron2_rcnn(resnet101, num_classes, _mask_heads(num_classes), **kwargs)
+
+
+def detectron2_keypoint_rcnn_R_50_FPN(*, num_classes: int = 2, num_keypoints: int = 17, **kwargs) -> KeypointRCNN:
+    """detectron2's keypoint_rcnn_R_50_FPN_{1x,3x}: person (num_classes 2 with the background), COCO's 17
+    keypoints."""
+    return _detectron2_rcnn(resnet50, num_classes, _keypoint_heads(num_keypoints), **kwargs)

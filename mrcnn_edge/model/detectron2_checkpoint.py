@@ -6,7 +6,9 @@
 - `model_final.pth` (`{"model": state_dict, "optimizer", "scheduler", "iteration"}`): `torch.load` with
   `weights_only=True`, by checkpoint.py, which hands the state dict here when it has detectron2's layout.
 
-The architecture comes from res4's block count (6: R-50, 23: R-101), the class count from the classifier.
+The architecture comes from the heads (a keypoint head's score_lowres: Keypoint R-CNN, else Mask R-CNN) and
+res4's block count (6: R-50, 23: R-101), the class count from the classifier, the keypoint count from
+score_lowres.
 `to_torchvision` renames detectron2's keys to the torchvision modules of `detectron2_arch.py` and moves
 the background class from detectron2's last index to torchvision's first.
 """
@@ -21,10 +23,11 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from .detectron2_arch import RES4_BLOCKS
+from .detectron2_arch import KEYPOINT_RES4_BLOCKS, RES4_BLOCKS
 
 SIGNATURE = "backbone.bottom_up.stem.conv1.weight"  # a key only detectron2's ResNet backbones have
 _CLS_SCORE = "roi_heads.box_predictor.cls_score.weight"
+_SCORE_LOWRES = "roi_heads.keypoint_head.score_lowres.weight"  # ConvTranspose2d [512, K, 4, 4]: Keypoint R-CNN
 # detectron2 name -> torchvision name; first match wins. {n}/{i} are groups of the pattern.
 _RENAMES = [
     (r"backbone\.bottom_up\.stem\.conv1\.norm\.(.+)", r"backbone.body.bn1.\1"),
@@ -48,6 +51,10 @@ _RENAMES = [
     (r"roi_heads\.mask_head\.mask_fcn(\d)\.(weight|bias)", lambda m: f"roi_heads.mask_head.{int(m[1]) - 1}.0.{m[2]}"),
     (r"roi_heads\.mask_head\.deconv\.(weight|bias)", r"roi_heads.mask_predictor.conv5_mask.\1"),
     (r"roi_heads\.mask_head\.predictor\.(weight|bias)", r"roi_heads.mask_predictor.mask_fcn_logits.\1"),
+    # KeypointRCNNHeads is a Sequential of (conv, ReLU) pairs: conv_fcn{i} is its module 2(i-1)
+    (r"roi_heads\.keypoint_head\.conv_fcn(\d)\.(weight|bias)", lambda m: (
+        f"roi_heads.keypoint_head.{2 * (int(m[1]) - 1)}.{m[2]}")),
+    (r"roi_heads\.keypoint_head\.score_lowres\.(weight|bias)", r"roi_heads.keypoint_predictor.kps_score_lowres.\1"),
 ]
 # detectron2 state-dict entries that are no weights: batch counters, and the input normalisation
 # (checked against the architecture's conventions instead)
@@ -58,14 +65,24 @@ def is_detectron2_state(state: dict) -> bool:
     return SIGNATURE in state
 
 
+def is_keypoint_state(state: dict) -> bool:
+    return _SCORE_LOWRES in state
+
+
 def infer_detectron2_arch(state: dict) -> str:
-    """R-50 or R-101 from the number of res4 blocks."""
+    """Keypoint or Mask R-CNN from the heads, R-50 or R-101 from the number of res4 blocks."""
     blocks = {int(m[1]) for k in state if (m := re.match(r"backbone\.bottom_up\.res4\.(\d+)\.", k))}
-    for arch, count in RES4_BLOCKS.items():
+    archs = KEYPOINT_RES4_BLOCKS if is_keypoint_state(state) else RES4_BLOCKS
+    for arch, count in archs.items():
         if len(blocks) == count:
             return arch
-    raise UserError(f"detectron2 checkpoint with {len(blocks)} res4 blocks: only R-50 (6) and R-101 (23) "
-                    "Mask R-CNN FPN models are supported")
+    supported = "R-50 (6) Keypoint R-CNN FPN" if is_keypoint_state(state) else "R-50 (6) and R-101 (23) Mask R-CNN FPN"
+    raise UserError(f"detectron2 checkpoint with {len(blocks)} res4 blocks: only {supported} models are supported")
+
+
+def num_keypoints_of(state: dict) -> int | None:
+    """K of score_lowres (ConvTranspose2d weight [in, K, 4, 4]); None for a Mask R-CNN."""
+    return int(state[_SCORE_LOWRES].shape[1]) if is_keypoint_state(state) else None
 
 
 def num_classes_of(state: dict) -> int:
@@ -117,7 +134,7 @@ def to_torchvision(state: dict, path: str) -> dict[str, torch.Tensor]:
         out[name] = _background_first(name, tensor.float() if tensor.is_floating_point() else tensor)
     if unknown:
         shown = ", ".join(unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
-        raise UserError(f"{path}: {len(unknown)} detectron2 keys that no Mask R-CNN R-50/R-101-FPN module "
+        raise UserError(f"{path}: {len(unknown)} detectron2 keys that no Mask/Keypoint R-CNN R-50/R-101-FPN module "
                         f"has ({shown}): the checkpoint is another detectron2 architecture")
     return out
 
@@ -168,15 +185,17 @@ def read_pkl(path: str) -> dict:
 def detectron2_checkpoint(state: dict, path: str, arch: str | None = None):
     """A checkpoint.Checkpoint from detectron2's state dict (from read_pkl, or a .pth's "model")."""
     from ..files import sha256_of
+    from ..keypoint_layout import default_layout
     from .checkpoint import Checkpoint
 
     found = infer_detectron2_arch(state)
     if arch and arch != found:
         raise UserError(f"{path} is a '{found}' checkpoint, not '{arch}': drop --arch or pass the right file")
-    num_classes = num_classes_of(state)
+    num_classes, num_keypoints = num_classes_of(state), num_keypoints_of(state)
     return Checkpoint(arch=found, num_classes=num_classes, classes=[f"class_{i}" for i in range(1, num_classes)],
                       state_dict=to_torchvision(state, path), path=path, sha256=sha256_of(path),
-                      extra={"source": "detectron2"})
+                      extra={"source": "detectron2"},
+                      keypoint_layout=default_layout(num_keypoints) if num_keypoints else None)
 
 
 def read_detectron2_pkl(path: str, arch: str | None = None):

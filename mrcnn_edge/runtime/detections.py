@@ -17,7 +17,8 @@ class Detections:
     masks   bool    [N,H,W] pasted into the frame (threshold 0.5), H,W = the frame's size; None for a
                            model without a mask head
     keypoints float32 [N,J,3] x, y in frame pixels, v = 1 (torchvision's); None without a keypoint head
-    keypoint_scores float32 [N,J] each keypoint's heatmap logit
+    keypoint_scores float32 [N,J] each keypoint's score: its heatmap logit (torchvision), detectron2's
+                           softmax score for detectron2 models (runtime/keypoints.DECODES)
     """
     boxes: np.ndarray
     scores: np.ndarray

@@ -1,4 +1,4 @@
-"""Keypoint heatmaps -> keypoints, on the host: torchvision's `heatmaps_to_keypoints` in numpy.
+"""Keypoint heatmaps -> keypoints, on the host: torchvision's and detectron2's `heatmaps_to_keypoints` in numpy.
 
 torchvision upsamples each detection's S x S heatmaps bicubically to its box's size in whole pixels
 (ceil(w) x ceil(h), a data-dependent shape), takes each map's argmax and puts the keypoint at the
@@ -50,20 +50,49 @@ def _upsample(maps: np.ndarray, height: int, width: int) -> np.ndarray:
     return (rows.transpose(0, 2, 1).reshape(J * height, S) @ wx.T).reshape(J, height, width)
 
 
-def heatmaps_to_keypoints(heatmaps: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _logit_at_peak(peaks: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
+    """torchvision's keypoint score: the upsampled map's value (a logit) at the keypoint."""
+    return peaks
+
+
+def _softmax_at_peak(peaks: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
+    """detectron2's keypoint score (its pred_keypoints[..., 2]): exp(peak - peak) over the sum of
+    exp(heatmap - peak) on the S x S map, not the upsampled one, so that boxes of any size score alike.
+    peaks [J], heatmap [J,S,S] -> scores [J]."""
+    return np.float32(1) / np.exp(heatmap - peaks[:, None, None]).sum((1, 2), dtype=np.float32)
+
+
+def _decode(heatmaps: np.ndarray, boxes: np.ndarray, score) -> tuple[np.ndarray, np.ndarray]:
     """heatmaps [N,J,S,S] logits of detections boxes [N,4] (x1,y1,x2,y2, the pixels the model saw) ->
-    (keypoints [N,J,3] x, y, v = 1 in those pixels, scores [N,J]: the upsampled map at the keypoint)."""
+    (keypoints [N,J,3] x, y, v = 1 in those pixels, scores [N,J] by score(peaks [J], heatmap [J,S,S]))."""
     N, J = heatmaps.shape[:2]
     keypoints = np.zeros((N, J, 3), np.float32)
     scores = np.zeros((N, J), np.float32)
     for i, (x1, y1, x2, y2) in enumerate(boxes.astype(np.float32)):
         w, h = max(x2 - x1, np.float32(1)), max(y2 - y1, np.float32(1))
         w_ceil, h_ceil = int(np.ceil(w)), int(np.ceil(h))
-        maps = _upsample(heatmaps[i].astype(np.float32), h_ceil, w_ceil)  # [J, h_ceil, w_ceil]
+        heatmap = heatmaps[i].astype(np.float32)
+        maps = _upsample(heatmap, h_ceil, w_ceil)  # [J, h_ceil, w_ceil]
         flat = maps.reshape(J, -1).argmax(1)
         y_int, x_int = np.divmod(flat, w_ceil)
         keypoints[i, :, 0] = (x_int + np.float32(PIXEL_CENTRE)) * (w / np.float32(w_ceil)) + x1
         keypoints[i, :, 1] = (y_int + np.float32(PIXEL_CENTRE)) * (h / np.float32(h_ceil)) + y1
         keypoints[i, :, 2] = 1
-        scores[i] = maps[np.arange(J), y_int, x_int]
+        scores[i] = score(maps[np.arange(J), y_int, x_int], heatmap)
     return keypoints, scores
+
+
+def heatmaps_to_keypoints(heatmaps: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """torchvision's heatmaps_to_keypoints (see _decode); scores are the heatmap logits at the keypoints."""
+    return _decode(heatmaps, boxes, _logit_at_peak)
+
+
+def heatmaps_to_keypoints_detectron2(heatmaps: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """detectron2's heatmaps_to_keypoints (structures/keypoints.py): the same keypoints as torchvision's,
+    scored by `_softmax_at_peak`. detectron2 puts that score in place of v; here v stays 1, the score
+    goes to the scores, as for torchvision models."""
+    return _decode(heatmaps, boxes, _softmax_at_peak)
+
+
+# the sidecar's "keypoint_decode" (model/conventions.py) -> its decoder
+DECODES = {"torchvision": heatmaps_to_keypoints, "detectron2": heatmaps_to_keypoints_detectron2}

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 
 from .detections import Detections
-from .keypoints import heatmaps_to_keypoints
+from .keypoints import DECODES
 from .preprocess import Letterbox
 
 MASK_THRESHOLD = 0.5
@@ -79,13 +79,15 @@ PASTES = {"torchvision": paste_masks, "detectron2": paste_masks_detectron2}
 
 
 def to_detections(raw: dict[str, np.ndarray], letterbox: Letterbox, class_names=(), image: int = 0,
-                  min_score: float = 0.0, paste: str = "torchvision", limbs=()) -> Detections:
+                  min_score: float = 0.0, paste: str = "torchvision", limbs=(),
+                  keypoint_decode: str = "torchvision") -> Detections:
     """One image's rows of the model outputs (num_detections, boxes, scores, classes, then masks and/or
     keypoint_heatmaps) -> Detections.
 
     Rows scoring below min_score are dropped before their masks are pasted (scores are sorted). paste
-    names the model's mask paste (the sidecar's "paste"; PASTES). Keypoints are decoded in the model's
-    pixels, as torchvision decodes them before it rescales to the frame.
+    names the model's mask paste (the sidecar's "paste"; PASTES), keypoint_decode its heatmap decode (the
+    sidecar's "keypoint_decode"; keypoints.DECODES). Keypoints are decoded in the model's pixels, as
+    torchvision and detectron2 decode them before they rescale to the frame.
     """
     n = int(raw["num_detections"][image])
     n = int(np.searchsorted(-raw["scores"][image, :n], -min_score, side="right")) if min_score > 0 else n
@@ -95,7 +97,8 @@ def to_detections(raw: dict[str, np.ndarray], letterbox: Letterbox, class_names=
     masks = PASTES[paste](raw["masks"][image, :n], boxes, H, W) if "masks" in raw else None
     keypoints = scores = None
     if "keypoint_heatmaps" in raw:
-        keypoints, scores = heatmaps_to_keypoints(raw["keypoint_heatmaps"][image, :n], raw["boxes"][image, :n])
+        decode = DECODES[keypoint_decode]
+        keypoints, scores = decode(raw["keypoint_heatmaps"][image, :n], raw["boxes"][image, :n])
         keypoints[..., :2] /= letterbox.scale
     return Detections(boxes, raw["scores"][image, :n].astype(np.float32), raw["classes"][image, :n].astype(np.int32),
                       masks, list(class_names), keypoints, scores, list(limbs))

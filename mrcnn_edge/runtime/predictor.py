@@ -28,6 +28,7 @@ class Predictor:
         self.precision: str = info["precision"]
         self.backend_name: str = backend.name
         self.paste: str = info.get("paste", "torchvision")  # older sidecars: torchvision's
+        self.keypoint_decode: str = info.get("keypoint_decode", "torchvision")  # older sidecars: torchvision's
         self.heads: tuple[str, ...] = tuple(info.get("heads", ("mask",)))  # older sidecars: Mask R-CNN's
         layout = info.get("keypoint_layout")
         self.keypoint_layout = KeypointLayout.from_json(layout) if layout else None
@@ -104,7 +105,7 @@ class Predictor:
         """The detections of image `image` of the batch `raw` holds, in its frame's pixels."""
         limbs = self.keypoint_layout.limb_indices() if self.keypoint_layout else ()
         return to_detections(raw, meta, self.class_names, image, min_score=self.score_threshold, paste=self.paste,
-                             limbs=limbs)
+                             limbs=limbs, keypoint_decode=self.keypoint_decode)
 
     def __call__(self, frame: np.ndarray, bgr: bool = False) -> Detections:
         images, meta = self.preprocess(frame, bgr)

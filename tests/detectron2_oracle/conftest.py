@@ -16,15 +16,15 @@ def reference():
 
 @pytest.fixture(scope="session")
 def detectron2_state():
-    """depth -> the generated state dict (detectron2's keys, numpy arrays), made once per session."""
+    """(depth, head) -> the generated state dict (detectron2's keys, numpy arrays), made once per session."""
     from .weights import make_weights
 
     cache = {}
 
-    def get(depth: int) -> dict:
-        if depth not in cache:
-            cache[depth] = make_weights(depth)
-        return cache[depth]
+    def get(depth: int, head: str = "mask") -> dict:
+        if (depth, head) not in cache:
+            cache[depth, head] = make_weights(depth, head=head)
+        return cache[depth, head]
 
     return get
 
@@ -36,28 +36,29 @@ def detectron2_pkl(tmp_path_factory, detectron2_state):
     root = tmp_path_factory.mktemp("detectron2")
     cache = {}
 
-    def get(depth: int) -> str:
-        if depth not in cache:
-            cache[depth] = write_pkl(str(root / f"model_final_r{depth}.pkl"), detectron2_state(depth))
-        return cache[depth]
+    def get(depth: int, head: str = "mask") -> str:
+        if (depth, head) not in cache:
+            name = f"model_final_r{depth}.pkl" if head == "mask" else f"model_final_{head}_r{depth}.pkl"
+            cache[depth, head] = write_pkl(str(root / name), detectron2_state(depth, head))
+        return cache[depth, head]
 
     return get
 
 
 @pytest.fixture(scope="session")
 def detectron2_export(tmp_path_factory, detectron2_pkl):
-    """(depth, size, surgery) -> model.onnx (or model.trt.onnx), exported once per session."""
+    """(depth, size, surgery, head) -> model.onnx (or model.trt.onnx), exported once per session."""
     from mrcnn_edge.export.onnx_export import export_onnx
     from mrcnn_edge.surgery.surgeon import surgeon
 
     root = tmp_path_factory.mktemp("detectron2_exports")
     cache = {}
 
-    def get(depth: int, size: tuple[int, int], plugins: bool = False) -> str:
-        if (depth, size) not in cache:
-            out = str(root / f"r{depth}_{size[0]}x{size[1]}.onnx")
-            cache[depth, size] = export_onnx(detectron2_pkl(depth), out, size, progress=False).path
-        path = cache[depth, size]
+    def get(depth: int, size: tuple[int, int], plugins: bool = False, head: str = "mask") -> str:
+        if (depth, size, head) not in cache:
+            out = str(root / f"{head}_r{depth}_{size[0]}x{size[1]}.onnx")
+            cache[depth, size, head] = export_onnx(detectron2_pkl(depth, head), out, size, progress=False).path
+        path = cache[depth, size, head]
         if plugins and not os.path.isfile(path.removesuffix(".onnx") + ".trt.onnx"):
             surgeon(path)
         return path.removesuffix(".onnx") + ".trt.onnx" if plugins else path

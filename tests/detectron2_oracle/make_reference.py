@@ -28,15 +28,17 @@ MASKS28_FRAME, MASKS28_ROWS = "r50/320x448/coffee", 25  # the 28x28 probabilitie
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference.npz")
 
 
-def detectron2_model(source: str, depth: int, weights: str):
+def detectron2_model(source: str, depth: int, weights: str,
+                     config: str = "COCO-InstanceSegmentation/mask_rcnn_R_{depth}_FPN_3x.yaml",
+                     num_classes: int = NUM_CLASSES):
     from detectron2.checkpoint import DetectionCheckpointer
     from detectron2.config import get_cfg
     from detectron2.modeling import build_model
 
     cfg = get_cfg()
-    cfg.merge_from_file(os.path.join(source, f"configs/COCO-InstanceSegmentation/mask_rcnn_R_{depth}_FPN_3x.yaml"))
+    cfg.merge_from_file(os.path.join(source, "configs", config.format(depth=depth)))
     cfg.MODEL.DEVICE = "cpu"
-    cfg.MODEL.ROI_HEADS.NUM_CLASSES = NUM_CLASSES
+    cfg.MODEL.ROI_HEADS.NUM_CLASSES = num_classes
     cfg.MODEL.WEIGHTS = ""
     model = build_model(cfg).eval()
     DetectionCheckpointer(model).load(weights)
@@ -60,9 +62,14 @@ def run(model, frame_rgb: np.ndarray) -> dict[str, np.ndarray]:
             "rle": np.frombuffer(json.dumps([r["counts"].decode() for r in rle]).encode(), np.uint8)}
 
 
-def main(source: str) -> None:
+def detectron2_commit(source: str) -> str:
+    """The commit of the source tree: its git HEAD, else a COMMIT file (an exported archive has no .git)."""
     commit = subprocess.run(["git", "-C", source, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    commit = commit or open(os.path.join(source, "COMMIT")).read().strip()
+    return commit or open(os.path.join(source, "COMMIT")).read().strip()
+
+
+def main(source: str) -> None:
+    commit = detectron2_commit(source)
     out = {"seed": np.array(SEED), "detectron2_commit": np.array(commit)}
     with tempfile.TemporaryDirectory() as tmp:
         for depth in (50, 101):

@@ -48,9 +48,38 @@ def test_every_key_has_a_module():
     from mrcnn_edge.model.architectures import build_model
     from mrcnn_edge.model.detectron2_checkpoint import _rename
 
-    for depth, arch in ((50, "detectron2_mask_rcnn_R_50_FPN"), (101, "detectron2_mask_rcnn_R_101_FPN")):
-        names = {_rename(k) for k, _ in key_table(depth)}
+    for depth, head, arch in ((50, "mask", "detectron2_mask_rcnn_R_50_FPN"),
+                              (101, "mask", "detectron2_mask_rcnn_R_101_FPN"),
+                              (50, "keypoint", "detectron2_keypoint_rcnn_R_50_FPN")):
+        names = {_rename(k) for k, _ in key_table(depth, head)}
         assert None not in names and names == set(build_model(arch, num_classes=5).state_dict())
+
+
+def test_a_keypoint_pkl_is_keypoint_rcnn_of_person(detectron2_pkl, detectron2_state):
+    """keypoint_rcnn_R_50_FPN is told by its keypoint head: one class, named person; COCO's 17 keypoints
+    with their skeleton; conv_fcn1..8 and score_lowres land in KeypointRCNNHeads and the predictor."""
+    from mrcnn_edge.keypoint_layout import coco_person
+
+    d2 = detectron2_state(50, "keypoint")
+    model, ckpt = load_model(detectron2_pkl(50, "keypoint"))
+    assert (ckpt.arch, ckpt.num_classes, ckpt.classes) == ("detectron2_keypoint_rcnn_R_50_FPN", 2, ["person"])
+    assert ckpt.keypoint_layout == coco_person() and ckpt.build_settings == {"num_keypoints": 17}
+    heads = model.roi_heads
+    assert np.array_equal(heads.keypoint_head[14].weight.detach().numpy(),
+                          d2["roi_heads.keypoint_head.conv_fcn8.weight"])
+    assert np.array_equal(heads.keypoint_predictor.kps_score_lowres.weight.detach().numpy(),
+                          d2["roi_heads.keypoint_head.score_lowres.weight"])
+    w = d2["roi_heads.box_predictor.cls_score.weight"]  # [person, background] -> [background, person]
+    assert np.array_equal(heads.box_predictor.cls_score.weight.detach().numpy(), w[::-1])
+
+
+def test_an_r101_keypoint_checkpoint_is_refused_in_one_line():
+    from mrcnn_edge.model.detectron2_checkpoint import infer_detectron2_arch
+
+    state = {f"backbone.bottom_up.res4.{b}.conv1.weight": None for b in range(23)}
+    state["roi_heads.keypoint_head.score_lowres.weight"] = None
+    with pytest.raises(UserError, match=r"23 res4 blocks: only R-50 \(6\) Keypoint R-CNN FPN"):
+        infer_detectron2_arch(state)
 
 
 class _Payload:
@@ -89,6 +118,7 @@ def test_models_lists_the_detectron2_architectures():
                          env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert out.returncode == 0, out.stderr
     assert "detectron2_mask_rcnn_R_50_FPN" in out.stdout and "detectron2_mask_rcnn_R_101_FPN" in out.stdout
+    assert "detectron2_keypoint_rcnn_R_50_FPN" in out.stdout
 
 
 def test_anchors_are_detectron2s():

@@ -1,6 +1,6 @@
-"""Seeded detectron2 Mask R-CNN weights in detectron2's own key layout, made without detectron2.
+"""Seeded detectron2 Mask R-CNN and Keypoint R-CNN weights in detectron2's own key layout, made without detectron2.
 
-`make_weights(depth)` walks a table of detectron2's key names and shapes (`key_table`) with one numpy RNG,
+`make_weights(depth, head)` walks a table of detectron2's key names and shapes (`key_table`) with one numpy RNG,
 so CI rebuilds the exact file the detectron2 reference (`make_reference.py`) was computed from.
 
 Random weights need care to make a meaningful oracle:
@@ -12,6 +12,9 @@ Random weights need care to make a meaningful oracle:
 - The mask predictor is drawn with std 0.05: detectron2's init (0.001) puts nearly every mask
   probability at 0.5, the paste threshold; 0.05 spreads them without saturating.
 - The classifier is drawn wide enough that the 4 classes' scores are untied.
+- The keypoint predictor (score_lowres) is drawn for heatmap logits of std ~3: peaked enough that each
+  map's argmax is clear of its runner-up, and detectron2's softmax scores spread over ~0.01..0.6 (at
+  unit gain they all sit near 1 / 56^2, where a 1e-3 tolerance would test nothing).
 """
 from __future__ import annotations
 
@@ -21,13 +24,17 @@ import numpy as np
 
 SEED = 20261201
 NUM_CLASSES = 4  # foreground classes, detectron2's ROI_HEADS.NUM_CLASSES
+KEYPOINT_CLASSES, NUM_KEYPOINTS = 1, 17  # the keypoint model's: person, COCO's keypoints (its configs')
 STAGE_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 STAGE_WIDTHS = (64, 128, 256, 512)  # bottleneck widths of res2..res5; outputs are 4x
 NORM = ("weight", "bias", "running_mean", "running_var")
 
 
-def key_table(depth: int) -> list[tuple[str, tuple[int, ...]]]:
-    """(detectron2 key, shape) of mask_rcnn_R_{depth}_FPN with NUM_CLASSES, in detectron2's module order."""
+def key_table(depth: int, head: str = "mask") -> list[tuple[str, tuple[int, ...]]]:
+    """(detectron2 key, shape) of mask_rcnn_R_{depth}_FPN with NUM_CLASSES (head "mask") or
+    keypoint_rcnn_R_{depth}_FPN with KEYPOINT_CLASSES and NUM_KEYPOINTS ("keypoint"), in detectron2's
+    module order."""
+    classes = NUM_CLASSES if head == "mask" else KEYPOINT_CLASSES
     t = [("backbone.bottom_up.stem.conv1.weight", (64, 3, 7, 7))]
     t += [(f"backbone.bottom_up.stem.conv1.norm.{n}", (64,)) for n in NORM]
     in_ch = 64
@@ -51,10 +58,15 @@ def key_table(depth: int) -> list[tuple[str, tuple[int, ...]]]:
           (f"{r}.anchor_deltas.weight", (12, 256, 1, 1)), (f"{r}.anchor_deltas.bias", (12,))]
     t += [("roi_heads.box_head.fc1.weight", (1024, 256 * 7 * 7)), ("roi_heads.box_head.fc1.bias", (1024,)),
           ("roi_heads.box_head.fc2.weight", (1024, 1024)), ("roi_heads.box_head.fc2.bias", (1024,)),
-          ("roi_heads.box_predictor.cls_score.weight", (NUM_CLASSES + 1, 1024)),
-          ("roi_heads.box_predictor.cls_score.bias", (NUM_CLASSES + 1,)),
-          ("roi_heads.box_predictor.bbox_pred.weight", (NUM_CLASSES * 4, 1024)),
-          ("roi_heads.box_predictor.bbox_pred.bias", (NUM_CLASSES * 4,))]
+          ("roi_heads.box_predictor.cls_score.weight", (classes + 1, 1024)),
+          ("roi_heads.box_predictor.cls_score.bias", (classes + 1,)),
+          ("roi_heads.box_predictor.bbox_pred.weight", (classes * 4, 1024)),
+          ("roi_heads.box_predictor.bbox_pred.bias", (classes * 4,))]
+    return t + (_mask_head_table() if head == "mask" else _keypoint_head_table())
+
+
+def _mask_head_table() -> list[tuple[str, tuple[int, ...]]]:
+    t = []
     for i in range(1, 5):
         t += [(f"roi_heads.mask_head.mask_fcn{i}.weight", (256, 256, 3, 3)), (f"roi_heads.mask_head.mask_fcn{i}.bias", (256,))]
     t += [("roi_heads.mask_head.deconv.weight", (256, 256, 2, 2)), ("roi_heads.mask_head.deconv.bias", (256,)),
@@ -63,11 +75,23 @@ def key_table(depth: int) -> list[tuple[str, tuple[int, ...]]]:
     return t
 
 
+def _keypoint_head_table() -> list[tuple[str, tuple[int, ...]]]:
+    """KRCNNConvDeconvUpsampleHead: conv_fcn1..8 (3x3, 512), score_lowres (ConvTranspose2d [in, K, 4, 4])."""
+    t = []
+    for i, in_ch in enumerate([256] + [512] * 7, start=1):
+        t += [(f"roi_heads.keypoint_head.conv_fcn{i}.weight", (512, in_ch, 3, 3)),
+              (f"roi_heads.keypoint_head.conv_fcn{i}.bias", (512,))]
+    return t + [("roi_heads.keypoint_head.score_lowres.weight", (512, NUM_KEYPOINTS, 4, 4)),
+                ("roi_heads.keypoint_head.score_lowres.bias", (NUM_KEYPOINTS,))]
+
+
 def _std(key: str, shape) -> float:
     """Init scale per key: He for ReLU convs and FCs, unit gain for linear outputs, the special cases."""
     fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
     if "mask_head.predictor" in key:
         return 0.05
+    if "score_lowres" in key:  # a stride-2 4x4 transposed conv: each output sums 2x2 taps of all inputs;
+        return 8.0 / np.sqrt(shape[0] * 4)  # unit gain gives logits of std 0.36 and scores all ~1e-3
     # the residual sums leave res2..res5 at std ~2..4 on the photo: the FPN keeps that at ~2, and the
     # linear outputs are scaled for logits of std ~1 and box deltas of ~0.1
     if "fpn_" in key:
@@ -83,11 +107,11 @@ def _std(key: str, shape) -> float:
     return np.sqrt(2.0 / fan_in)
 
 
-def draw(depth: int, seed: int = SEED) -> dict[str, np.ndarray]:
+def draw(depth: int, seed: int = SEED, head: str = "mask") -> dict[str, np.ndarray]:
     """Every weight of the table, FrozenBN statistics still at unit (set by `make_weights`)."""
     rng = np.random.default_rng(seed + depth)
     state = {}
-    for key, shape in key_table(depth):
+    for key, shape in key_table(depth, head):
         leaf = key.rsplit(".", 1)[1]
         if key.endswith("conv3.norm.weight"):  # each residual branch adds ~1/blocks of variance
             blocks = STAGE_BLOCKS[depth][int(key.split(".res")[1][0]) - 2]
@@ -146,8 +170,8 @@ def set_frozen_bn_statistics(state: dict[str, np.ndarray], photo_rgb: np.ndarray
     return state
 
 
-def make_weights(depth: int, seed: int = SEED) -> dict[str, np.ndarray]:
-    return set_frozen_bn_statistics(draw(depth, seed), photo_for_statistics())
+def make_weights(depth: int, seed: int = SEED, head: str = "mask") -> dict[str, np.ndarray]:
+    return set_frozen_bn_statistics(draw(depth, seed, head), photo_for_statistics())
 
 
 def write_pkl(path: str, state: dict[str, np.ndarray]) -> str:

@@ -14,7 +14,7 @@ def test_every_architecture_builds_and_runs(arch):
         out = model([torch.rand(3, 320, 320)])[0]
     if ARCHITECTURES[arch].heads == ("keypoint",):
         assert set(out) == {"boxes", "labels", "scores", "keypoints", "keypoints_scores"}
-        assert out["keypoints"].shape[1:] == (17 if "resnet50" in arch else 11, 3)
+        assert out["keypoints"].shape[1:] == (17 if "resnet50" in arch or "R_50" in arch else 11, 3)
         return
     assert model.roi_heads.mask_predictor.mask_fcn_logits.out_channels == 7
     assert set(out) == {"boxes", "labels", "scores", "masks"}
