@@ -257,6 +257,8 @@ def test_no_server_binary_gives_one_line(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pytriton" else real(name, *a))
     monkeypatch.delenv("TRITONSERVER", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
+    (tmp_path / "light").mkdir()
+    (tmp_path / "light" / "config.pbtxt").write_text('name: "light"\n')  # a repository; only the binary lacks
     assert main(["serve", "--repository", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("mrcnn-edge serve: error: no Triton server binary found: pip install "
