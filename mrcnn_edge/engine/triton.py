@@ -30,8 +30,10 @@ FLAVOURS = {
     (".onnx", "python"): ("python", 'backend: "python"', "model.onnx", "CPU"),
 }
 DEFAULT_KIND = {".engine": "gpu", ".onnx": "cpu"}
-# The sidecar fields a client reads from the config's parameters (JSON-encoded string values).
-CLIENT_PARAMETERS = ("arch", "classes", "input_size", "precision", "detections")
+# The sidecar fields a client reads from the config's parameters (JSON-encoded string values): what
+# runtime.Predictor reads from a local sidecar, so a served model decodes as the same file run locally.
+CLIENT_PARAMETERS = ("arch", "classes", "input_size", "precision", "detections", "paste", "heads",
+                     "keypoint_layout", "keypoint_decode")
 PYTHON_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "triton_python_model.py")
 # Issue 12's library: its load-time constructor registers our plugin creators, which LD_PRELOAD needs
 # (libmrcnn_edge_plugins.so itself only exports getCreators, which nothing calls on a plain dlopen).

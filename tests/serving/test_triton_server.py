@@ -151,7 +151,7 @@ def test_unreachable_server_missing_model_and_contract_mismatch(triton_server):
         with pytest.raises(UserError, match=f"cannot reach the Triton server at 127.0.0.1:{port} .*mrcnn-edge serve"):
             Predictor.from_path(url)
     with pytest.raises(UserError, match="model 'nope' is not ready .* no such model \\(it has: contract_mismatch, "
-                                        "light, light_b\\)"):
+                                        "keypoints, light, light_b\\)"):
         Predictor.from_path(grpc_url(triton_server, "nope"))
     with pytest.raises(UserError, match="does not match the mrcnn-edge output contract \\(wrong or missing: "
                                         "output masks FP32\\)"):
