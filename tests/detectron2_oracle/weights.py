@@ -7,8 +7,9 @@ Random weights need care to make a meaningful oracle:
 - FrozenBN statistics: with unit statistics, 50-100 layers of random convs make features explode or
   vanish and the RPN proposes nothing. Each FrozenBN's mean and variance is set once from its own input
   on a real photo, in layer order (forward pre-hooks on our torchvision assembly of the same keys, whose
-  conventions are detectron2's), then rounded to 3 significant digits so a last-bit difference between
-  CPUs' convolutions cannot change the file.
+  conventions are detectron2's), computed in float64 and rounded to 3 significant digits, so that the CPU
+  and thread count cannot change the file (in float32 their last-bit differences flipped a third of the
+  rounded statistics, each flip changing every layer after it).
 - The mask predictor is drawn with std 0.05: detectron2's init (0.001) puts nearly every mask
   probability at 0.5, the paste threshold; 0.05 spreads them without saturating.
 - The classifier is drawn wide enough that the 4 classes' scores are untied.
@@ -149,20 +150,21 @@ def set_frozen_bn_statistics(state: dict[str, np.ndarray], photo_rgb: np.ndarray
 
     model = build_model(infer_detectron2_arch(state), num_classes=num_classes_of(state))
     model.load_state_dict(to_torchvision(state, "<generated>"))
+    model.double()  # see the module docstring: float32 statistics differ with the CPU
     ours_to_d2 = {_rename(k): k for k in state}
     names = {m: n for n, m in model.backbone.body.named_modules()}
 
     def set_statistics(module, inputs):
-        x = inputs[0].double()
+        x = inputs[0]
         prefix = f"backbone.body.{names[module]}"
         for stat, value in (("running_mean", x.mean((0, 2, 3))), ("running_var", x.var((0, 2, 3)))):
             rounded = np.array([float(f"{v:.3g}") for v in value.tolist()], np.float32)
-            getattr(module, stat).copy_(torch.from_numpy(rounded))
+            getattr(module, stat).copy_(torch.from_numpy(rounded.astype(np.float64)))
             state[ours_to_d2[f"{prefix}.{stat}"]] = rounded
 
     hooks = [m.register_forward_pre_hook(set_statistics) for m in names if isinstance(m, FrozenBatchNorm2d)]
-    image = torch.from_numpy(photo_rgb[:, :, ::-1].copy()).permute(2, 0, 1).float()[None]  # BGR, 0..255
-    mean = torch.tensor([103.530, 116.280, 123.675]).view(1, 3, 1, 1)
+    image = torch.from_numpy(photo_rgb[:, :, ::-1].copy()).permute(2, 0, 1).double()[None]  # BGR, 0..255
+    mean = torch.tensor([103.530, 116.280, 123.675], dtype=torch.float64).view(1, 3, 1, 1)
     with torch.no_grad():
         model.backbone.body(image - mean)
     for h in hooks:
