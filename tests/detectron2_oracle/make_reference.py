@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from detectron2_oracle.frames import SIZES, frames  # noqa: E402
-from detectron2_oracle.weights import NUM_CLASSES, SEED, make_weights, write_pkl  # noqa: E402
+from detectron2_oracle.weights import NUM_CLASSES, SEED, digest, make_weights, write_pkl  # noqa: E402
 
 MASKS28_FRAME, MASKS28_ROWS = "r50/320x448/coffee", 25  # the 28x28 probabilities stored (paste test)
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference.npz")
@@ -73,7 +73,9 @@ def main(source: str) -> None:
     out = {"seed": np.array(SEED), "detectron2_commit": np.array(commit)}
     with tempfile.TemporaryDirectory() as tmp:
         for depth in (50, 101):
-            weights = write_pkl(os.path.join(tmp, f"r{depth}.pkl"), make_weights(depth))
+            state = make_weights(depth)
+            print(f"R-{depth} weights digest {digest(state)} (weights.DIGESTS records it)")
+            weights = write_pkl(os.path.join(tmp, f"r{depth}.pkl"), state)
             model = detectron2_model(source, depth, weights)
             for size in SIZES:
                 for name, frame in frames(size).items():

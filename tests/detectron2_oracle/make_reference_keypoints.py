@@ -22,7 +22,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from detectron2_oracle.frames import KEYPOINT_PHOTOS, frames  # noqa: E402
 from detectron2_oracle.make_reference import detectron2_commit, detectron2_model  # noqa: E402
-from detectron2_oracle.weights import KEYPOINT_CLASSES, SEED, make_weights, write_pkl  # noqa: E402
+from detectron2_oracle.weights import KEYPOINT_CLASSES, SEED, digest, make_weights, write_pkl  # noqa: E402
 
 CONFIG = "COCO-Keypoints/keypoint_rcnn_R_{depth}_FPN_3x.yaml"
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_keypoints.npz")
@@ -45,7 +45,9 @@ def main(source: str) -> None:
     commit = detectron2_commit(source)
     out = {"seed": np.array(SEED), "detectron2_commit": np.array(commit)}
     with tempfile.TemporaryDirectory() as tmp:
-        weights = write_pkl(os.path.join(tmp, "keypoint_r50.pkl"), make_weights(50, head="keypoint"))
+        state = make_weights(50, head="keypoint")
+        print(f"weights digest {digest(state)} (weights.DIGESTS records it)")
+        weights = write_pkl(os.path.join(tmp, "keypoint_r50.pkl"), state)
         model = detectron2_model(source, 50, weights, CONFIG, KEYPOINT_CLASSES)
         for size, name in KEYPOINT_PHOTOS.items():
             result = run(model, frames(size)[name])

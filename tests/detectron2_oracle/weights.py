@@ -19,6 +19,7 @@ Random weights need care to make a meaningful oracle:
 """
 from __future__ import annotations
 
+import hashlib
 import pickle
 
 import numpy as np
@@ -29,6 +30,11 @@ KEYPOINT_CLASSES, NUM_KEYPOINTS = 1, 17  # the keypoint model's: person, COCO's 
 STAGE_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 STAGE_WIDTHS = (64, 128, 256, 512)  # bottleneck widths of res2..res5; outputs are 4x
 NORM = ("weight", "bias", "running_mean", "running_var")
+# digest() of make_weights(depth, head=head): the files reference.npz and reference_keypoints.npz were made
+# from. A CPU, thread count or library that makes other weights fails test_weights.py..
+DIGESTS = {(50, "mask"): "f04c41b5e4cde832909bb45d9b1e4cd155585d95dfa93796d5529ae6e89dbb38",
+           (101, "mask"): "aa8876053e584748c9a95a47a9444a716f6ede20ba6ccffef4b4d64135666ebb",
+           (50, "keypoint"): "f901b9f38f8679463356bd21d1f2070a3f45dfa26f4fa4fd38ad8de899c0c395"}
 
 
 def key_table(depth: int, head: str = "mask") -> list[tuple[str, tuple[int, ...]]]:
@@ -174,6 +180,15 @@ def set_frozen_bn_statistics(state: dict[str, np.ndarray], photo_rgb: np.ndarray
 
 def make_weights(depth: int, seed: int = SEED, head: str = "mask") -> dict[str, np.ndarray]:
     return set_frozen_bn_statistics(draw(depth, seed, head), photo_for_statistics())
+
+
+def digest(state: dict[str, np.ndarray]) -> str:
+    """sha256 over the keys, in order, and their float32 bytes."""
+    h = hashlib.sha256()
+    for key in sorted(state):
+        h.update(key.encode())
+        h.update(np.ascontiguousarray(state[key], np.float32).tobytes())
+    return h.hexdigest()
 
 
 def write_pkl(path: str, state: dict[str, np.ndarray]) -> str:
