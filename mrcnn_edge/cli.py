@@ -333,7 +333,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_size, default=None, help="--weights: HxW input size (as `export --size`)")
     p.add_argument("--arch", default=None, help="--weights: architecture; default: what the checkpoint says")
     p.add_argument("--dynamic-batch", action="store_true", help="--weights: export with a dynamic batch axis")
-    p.add_argument("--out-dir", default=None, help="default: this folder (--weights), beside the model (--model)")
+    p.add_argument("--out-dir", default=None, help="default: <checkpoint stem>_build/ in this folder (--weights or none), beside the model (--model)")
     p.add_argument("--calibration", default=None, help="int8: a `mrcnn-edge calibrate` cache; default: calibrate inline")
     p.add_argument("--calib-source", default=None, help="int8: calibration images (folder, glob or video); "
                                                         "default: the synthetic set, for the shipped model only")

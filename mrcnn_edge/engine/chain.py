@@ -93,16 +93,17 @@ _NEEDS_SOURCE = ("int8 needs calibration images like your model's inputs: pass -
                  "(or --calibration CACHE from `mrcnn-edge calibrate`)")
 
 
-def _calibration_source(onnx_path: str, cache: str | None, source: str | None, shipped: bool) -> str | None:
+def _calibration_source(onnx_path: str, cache: str | None, source: str | None, shipped: str | None) -> str | None:
     """Where INT8 ranges come from, decided before any slow step: a given cache (None returned), the given
-    images, or the synthetic set for the shipped model only (a user's model needs images like its own)."""
+    images, or for a shipped model (`shipped`: its calibration source) the set it was trained on; a user's
+    model needs images like its own."""
     if cache is not None:
         if not os.path.isfile(cache):
             raise UserError(f"calibration cache not found: {cache} (drop --calibration to calibrate inline)")
         return None
     if source is None and not shipped and not up_to_date(_cache_path(onnx_path), [onnx_path]):
         raise UserError(_NEEDS_SOURCE)
-    return source or ("synthetic" if shipped else None)  # None: the user's up-to-date cache is reused
+    return source or shipped  # None: the user's up-to-date cache is reused
 
 
 def _calibration_cache(onnx_path: str, cache: str | None, source: str | None, num_images: int,
@@ -155,21 +156,23 @@ def _check(graph: str, tensorrt_version: str | None, steps: _Steps, remake: Call
     return graph
 
 
-def _source(weights: str | None, model: str | None, out_dir: str | None) -> tuple[str | None, str, str, bool]:
-    """(checkpoint or None, model.onnx path, output folder, whether it is the shipped model)."""
+def _source(weights: str | None, model: str | None, out_dir: str | None) -> tuple[str | None, str, str, str | None]:
+    """(checkpoint or None, model.onnx path, output folder, the calibration source if it is a shipped model).
+    A checkpoint builds into a folder of its own, <stem>_build in the working directory; a model.onnx
+    beside itself."""
+    from ..model.zoo import default_checkpoint, shipped_calibration
+
     if weights and model:
         raise UserError("pass --weights (a checkpoint to export) or --model (an exported .onnx), not both")
     if model:
         if not os.path.isfile(model):
             raise UserError(f"model not found: {model} (export one with `mrcnn-edge export`, or pass --weights)")
-        return None, model, out_dir or os.path.dirname(os.path.abspath(model)), False
-    from ..model.zoo import SHIPPED_CHECKPOINT, default_checkpoint
-
+        shipped = shipped_calibration(checkpoint_sha256=read_sidecar(model).get("checkpoint_sha256"))
+        return None, model, out_dir or os.path.dirname(os.path.abspath(model)), shipped
     weights = weights or default_checkpoint()  # read (and refused, in one line) by export's own loader
-    out_dir = out_dir or os.getcwd()
     stem = os.path.splitext(os.path.basename(weights))[0]
-    shipped = os.path.realpath(weights) == os.path.realpath(SHIPPED_CHECKPOINT)
-    return weights, os.path.join(out_dir, f"{stem}.onnx"), out_dir, shipped
+    out_dir = out_dir or os.path.join(os.getcwd(), f"{stem}_build")
+    return weights, os.path.join(out_dir, f"{stem}.onnx"), out_dir, shipped_calibration(checkpoint=weights)
 
 
 def build_chain(precision: str = "fp16", *, weights: str | None = None, model: str | None = None, size=None,

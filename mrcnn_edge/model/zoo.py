@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 from ..errors import UserError
 from .architectures import ARCHITECTURES
@@ -10,6 +11,8 @@ _WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "weights")
 SHIPPED_CHECKPOINT = os.path.join(_WEIGHTS, "shapes_light.pth")
 SHIPPED_KEYPOINT_CHECKPOINT = os.path.join(_WEIGHTS, "figures_light.pth")
 SHIPPED = {"masks": SHIPPED_CHECKPOINT, "keypoints": SHIPPED_KEYPOINT_CHECKPOINT}  # task -> its shipped model
+# task -> the calibration source (precision/calibration_data.py) of its shipped model: the set it was trained on
+SHIPPED_CALIBRATION = {"masks": "synthetic", "keypoints": "figures"}
 
 
 def default_checkpoint(task: str = "masks") -> str:
@@ -19,6 +22,26 @@ def default_checkpoint(task: str = "masks") -> str:
     if not os.path.isfile(path):
         raise UserError(f"the shipped checkpoint is missing ({path}): reinstall mrcnn-edge")
     return path
+
+
+def shipped_calibration(checkpoint: str | None = None, checkpoint_sha256: str | None = None) -> str | None:
+    """The calibration source of a shipped model, told by its path or by the checkpoint hash an export's
+    sidecar records; None for any other model (a user's model needs images like its own)."""
+    for task, path in SHIPPED.items():
+        if not os.path.isfile(path):
+            continue
+        if checkpoint and os.path.realpath(checkpoint) == os.path.realpath(path):
+            return SHIPPED_CALIBRATION[task]
+        if checkpoint_sha256 and checkpoint_sha256 == _sha256(path):
+            return SHIPPED_CALIBRATION[task]
+    return None
+
+
+@lru_cache(maxsize=None)
+def _sha256(path: str) -> str:
+    from ..files import sha256_of
+
+    return sha256_of(path)
 
 
 def describe_zoo() -> str:

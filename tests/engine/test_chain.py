@@ -1,6 +1,7 @@
 """`mrcnn-edge build` is the whole chain. On this machine (no TensorRT): the shipped model from an empty
 folder at fp16 and int8 (calibrating inline), a user's checkpoint through --weights, up-to-date steps
 skipped, and `check` run on the graph TensorRT would get."""
+import json
 import os
 import subprocess
 import sys
@@ -27,21 +28,39 @@ def _build(cwd, *args):
 
 def test_the_shipped_model_from_an_empty_folder(tmp_path):
     first, checked, wrote = _build(tmp_path, "--precision", "fp16")
-    assert first.startswith(f"TensorRT not found: built the CPU fp32 model {tmp_path}/shapes_light.fp32.onnx "
+    d = tmp_path / "shapes_light_build"  # one folder of its own, not eight files in the working directory
+    assert first.startswith(f"TensorRT not found: built the CPU fp32 model {d}/shapes_light.fp32.onnx "
                             "instead (fp16 measured slower than fp32 on CPUs")
-    assert checked == f"checked {tmp_path}/shapes_light.fp16.trt.onnx: passes TensorRT's rules"
+    assert checked == f"checked {d}/shapes_light.fp16.trt.onnx: passes TensorRT's rules"
     made = ["shapes_light.onnx", "shapes_light.json", "shapes_light.trt.onnx", "shapes_light.fp16.trt.onnx",
             "shapes_light.fp32.onnx", "shapes_light.fp32.json"]
-    assert all(f"{tmp_path}/{name}" in wrote for name in made) and sorted(os.listdir(tmp_path)) == sorted(
-        made + ["shapes_light.trt.json", "shapes_light.fp16.trt.json"])
+    assert all(f"{d}/{name}" in wrote for name in made) and os.listdir(tmp_path) == [d.name]
+    assert sorted(os.listdir(d)) == sorted(made + ["shapes_light.trt.json", "shapes_light.fp16.trt.json"])
 
-    lines = _build(tmp_path, "--precision", "int8", "--calib-images", "2")  # calibrates inline, reuses the export
-    assert lines[0].startswith(f"TensorRT not found: built the CPU int8 model {tmp_path}/shapes_light.int8.onnx")
-    assert f"{tmp_path}/shapes_light.calib.entropy.json" in lines[2] and "shapes_light.int8.trt.onnx" in lines[2]
-    assert lines[3].startswith("up to date: ") and f"{tmp_path}/shapes_light.onnx" in lines[3]
+    # its export, given as --model, is still the shipped model (the sidecar's checkpoint hash): int8
+    # calibrates inline on the synthetic set, asking for no --calib-source
+    lines = _build(tmp_path, "--model", str(d / "shapes_light.onnx"), "--precision", "int8", "--calib-images", "2")
+    assert lines[0].startswith(f"TensorRT not found: built the CPU int8 model {d}/shapes_light.int8.onnx")
+    assert f"{d}/shapes_light.calib.entropy.json" in lines[2] and "shapes_light.int8.trt.onnx" in lines[2]
+    assert lines[3].startswith("up to date: ") and f"{d}/shapes_light.trt.onnx" in lines[3]
 
     again = _build(tmp_path, "--precision", "fp16")
     assert again[2] == "wrote nothing (every artifact up to date)"
+
+
+def test_a_copy_of_the_shipped_export_is_recognised_and_a_users_is_not(tmp_path):
+    from mrcnn_edge.engine.chain import _source
+    from mrcnn_edge.files import sha256_of
+    from mrcnn_edge.model.zoo import SHIPPED
+
+    for task, calibration in (("masks", "synthetic"), ("keypoints", "figures"), ("neither", None)):
+        model = tmp_path / f"{task}.onnx"
+        model.write_bytes(b"")
+        sha = sha256_of(SHIPPED[task]) if task in SHIPPED else "0" * 64
+        sidecar = {"arch": "a", "classes": ["c"], "input_size": [8, 8], "precision": "fp32", "detections": 1,
+                   "checkpoint_sha256": sha}
+        (tmp_path / f"{task}.json").write_text(json.dumps(sidecar))
+        assert _source(None, str(model), None)[3] == calibration
 
 
 def _light_checkpoint(path):
