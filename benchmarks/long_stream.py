@@ -21,7 +21,8 @@ import time
 from mrcnn_edge.runtime import Predictor
 from mrcnn_edge.runtime.demo import make_video
 from mrcnn_edge.runtime.latency import STAGES
-from mrcnn_edge.runtime.run import SCORE_THRESHOLD, run_stream
+from mrcnn_edge.runtime import SCORE_THRESHOLD
+from mrcnn_edge.runtime.run import run_stream
 from mrcnn_edge.runtime.sources import open_source
 
 WARM_FRAMES = 500  # allocator pools, ORT arenas and caches settle within these

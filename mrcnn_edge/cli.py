@@ -8,8 +8,8 @@ from ._version import __version__
 from .errors import UserError
 from .precision.placement import DEFAULT_KEEP_FLOAT
 from .precision.placement import EXCLUSIONS as KEEP_FLOAT_CHOICES
-from .runtime.predictor import BACKENDS
-from .runtime.run import SCORE_THRESHOLD
+from .runtime.backends import BACKENDS
+from .runtime import SCORE_THRESHOLD
 from .surgery.plugin_impls import PLUGIN_IMPLS
 
 

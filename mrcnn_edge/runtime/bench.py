@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from .latency import BASELINE_FPS, LatencyMeter, summarize_ms
-from .run import SCORE_THRESHOLD
+from . import SCORE_THRESHOLD
 
 
 @dataclass

@@ -113,17 +113,15 @@ class DemoResult:
 
 
 def best_artifact(onnx_path: str) -> str:
-    """A TensorRT FP16 engine where TensorRT is installed (surgery, FP16, build), else the ONNX model."""
+    """A TensorRT FP16 engine where TensorRT is installed, made by `build`'s chain (surgery, fp16, `check`
+    against TensorRT's rules, engine), else the ONNX model itself."""
     from ..engine.metadata import import_tensorrt
 
     if import_tensorrt() is None:
         return onnx_path
-    from ..engine.build import build
-    from ..precision.convert import convert
-    from ..surgery.surgeon import surgeon
+    from ..engine.chain import build_chain
 
-    fp16_graph = convert(surgeon(onnx_path).path, "fp16").path
-    return build(fp16_graph, "fp16", out_dir=os.path.dirname(onnx_path)).path
+    return build_chain("fp16", model=onnx_path, progress=False).build.path
 
 
 def run_demo(out_dir: str = "demo_out", num_frames: int = 120, size: int = 512, live_line: bool = True,

@@ -21,7 +21,7 @@ from .batch_infer import RequestPool, batch_plan, infer_batch
 from .batcher import Batcher
 from .latency import LatencyMeter, summarize_ms, write_streams_report
 from .preview import parse_address
-from .run import SCORE_THRESHOLD
+from . import SCORE_THRESHOLD
 from .stream_list import StreamSpec, stream_specs
 
 DEFAULT_BATCH_TIMEOUT_MS = 5.0  # as nvstreammux's batched-push-timeout, kept short: latency over fill

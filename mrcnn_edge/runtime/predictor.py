@@ -7,6 +7,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..keypoint_layout import KeypointLayout
+from .backends import BACKENDS
 from .detections import Detections
 from .postprocess import to_detections
 from .preprocess import Letterbox, letterbox
@@ -114,7 +115,6 @@ class Predictor:
 
 # --backend: which runtime runs an .onnx model. auto: OpenVINO where it is installed (the faster CPU path,
 # benchmarks/results/cpu_backends.md), else ONNX Runtime. "openvino:GPU" names an OpenVINO device (default CPU).
-BACKENDS = ("auto", "onnxruntime", "openvino")
 
 
 def parse_backend(backend: str) -> tuple[str, str | None]:

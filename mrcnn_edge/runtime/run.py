@@ -7,10 +7,7 @@ from dataclasses import dataclass, field
 
 from ..errors import UserError
 from ..images import skipped_lines
-
-# Detections below this score are neither drawn nor written: the model keeps rows down to 0.05 for COCO
-# evaluation, which would bury a video in boxes. `--score-threshold 0.05` writes them all.
-SCORE_THRESHOLD = 0.5
+from . import SCORE_THRESHOLD
 
 
 @dataclass

@@ -14,7 +14,7 @@ import os
 from dataclasses import asdict, dataclass, field
 
 from ..errors import UserError
-from .run import SCORE_THRESHOLD
+from . import SCORE_THRESHOLD
 
 ISA_FLAGS = {"avx2": "AVX2", "avx512f": "AVX-512F", "avx512_vnni": "AVX-512 VNNI", "avx512_bf16": "AVX-512 BF16",
              "avx_vnni": "AVX-VNNI", "amx_bf16": "AMX-BF16", "amx_int8": "AMX-INT8", "avx512_fp16": "AVX-512 FP16"}

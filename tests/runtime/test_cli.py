@@ -71,3 +71,18 @@ def test_a_stream_that_cannot_open_names_itself_and_closes_the_others(small_vide
     with pytest.raises(UserError, match=r"^stream nonexistent: source not found: /nonexistent.mp4"):
         run_streams(stand_in, stream_specs([small_video[0], "/nonexistent.mp4"]), live_line=False)
     assert threading.active_count() <= before  # the first stream's capture thread was stopped
+
+
+def test_help_loads_neither_cv2_nor_torch():
+    """`mrcnn-edge --help` and a subcommand's --help read only the CLI's choices and defaults: the heavy
+    libraries wait for the command that needs them."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom mrcnn_edge.cli import main\n"
+            "for argv in (['--help'], ['run', '--help'], ['build', '--help']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "print(sorted(m for m in ('cv2', 'torch', 'onnx', 'onnxruntime', 'openvino') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

@@ -5,7 +5,6 @@ import os
 import pytest
 
 
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, shipped_checkpoint):
     from mrcnn_edge.runtime.demo import run_demo
@@ -30,10 +29,9 @@ def test_run_jsonl_matches_the_predictor_on_the_same_frames(demo, tmp_path):
     import numpy as np
     from pycocotools import mask as mask_utils
 
+    from mrcnn_edge.runtime import SCORE_THRESHOLD
     from mrcnn_edge.runtime.predictor import Predictor
     from mrcnn_edge.runtime.sources import open_source
-
-    from mrcnn_edge.runtime.run import SCORE_THRESHOLD
 
     result, _ = demo
     predictor = Predictor.from_path(result.model, score_threshold=SCORE_THRESHOLD)  # the backend the demo took
@@ -49,3 +47,39 @@ def test_run_jsonl_matches_the_predictor_on_the_same_frames(demo, tmp_path):
         np.testing.assert_allclose([d["score"] for d in row["detections"]], dets.scores, atol=1e-5)
         for d, mask in zip(row["detections"], dets.masks):
             assert (mask_utils.decode(d["mask"]).astype(bool) == mask).all()
+
+
+def test_with_tensorrt_the_demo_builds_through_the_chain(monkeypatch, tmp_path):
+    """Where TensorRT is installed the demo's engine comes from `build`'s chain: surgery, fp16 and `check`
+    against TensorRT's rules before the engine. A fake tensorrt and engine builder stand in for TensorRT,
+    which cannot run here; the graph handed to the builder is recorded and checked again."""
+    import sys
+    import types
+
+    from mrcnn_edge.check import checker
+    from mrcnn_edge.engine import chain, metadata
+    from mrcnn_edge.engine.result import BuildResult
+    from mrcnn_edge.export.onnx_export import export_onnx
+    from mrcnn_edge.model.zoo import default_checkpoint
+    from mrcnn_edge.runtime.demo import best_artifact
+
+    trt = types.SimpleNamespace(__version__="10.3.0")
+    monkeypatch.setattr(metadata, "import_tensorrt", lambda: trt)
+    monkeypatch.setattr(chain, "import_tensorrt", lambda: trt)
+    handed, checked = [], []
+    real_check = checker.check
+    monkeypatch.setattr(checker, "check", lambda graph, release: checked.append((graph, release)) or
+                        real_check(graph, release))
+
+    def build_engine(graph, precision, out_dir, **options):
+        handed.append((graph, precision))
+        engine = os.path.join(out_dir, "model.fp16.engine")
+        return BuildResult(engine, engine + ".json", "tensorrt", precision, precision, 0.0)
+
+    builder = types.ModuleType("mrcnn_edge.engine.tensorrt_build")
+    builder.preflight, builder.build_engine = (lambda *a: None), build_engine
+    monkeypatch.setitem(sys.modules, "mrcnn_edge.engine.tensorrt_build", builder)
+    onnx_path = export_onnx(default_checkpoint(), str(tmp_path / "model.onnx"), (320, 320), progress=False).path
+    assert best_artifact(onnx_path) == str(tmp_path / "model.fp16.engine")
+    assert handed == [(str(tmp_path / "model.fp16.trt.onnx"), "fp16")]
+    assert checked == [(handed[0][0], "10.3")]  # the installed release's rules, before the build

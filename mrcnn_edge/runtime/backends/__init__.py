@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import sys
 
+# `--backend` for local files: auto picks OpenVINO where installed, else ONNX Runtime (predictor.py)
+BACKENDS = ("auto", "onnxruntime", "openvino")
+
 
 def note(message: str) -> None:
     """One line on stderr about how a model runs here (the run's summary and report follow on stdout)."""
