@@ -6,6 +6,7 @@ import sys
 
 from ._version import __version__
 from .errors import UserError
+from .names import BUILD_PRECISIONS, CALIBRATION_METHOD, CALIBRATION_METHODS, CONVERSIONS
 from .precision.placement import DEFAULT_KEEP_FLOAT
 from .precision.placement import EXCLUSIONS as KEEP_FLOAT_CHOICES
 from .runtime.backends import BACKENDS
@@ -307,7 +308,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("calibrate", help="INT8 calibration: activation ranges -> a reusable cache (JSON)")
     p.add_argument("model", help="model.onnx (calibrate the plain graph; the cache also serves model.trt.onnx)")
     p.add_argument("--source", default="synthetic", help="image folder, glob, video, or 'synthetic' ('figures' for a keypoint model)")
-    p.add_argument("--method", default="entropy", choices=["entropy", "percentile", "minmax"])
+    p.add_argument("--method", default=CALIBRATION_METHOD, choices=CALIBRATION_METHODS)
     p.add_argument("--num-images", type=int, default=64, help="default 64: see calibration/README.md")
     p.add_argument("--cache", default=None, help="default: <model>.calib.<method>.json")
     p.add_argument("--strict", action="store_true", help="an unreadable image is an error (default: skipped, named)")
@@ -315,7 +316,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("quantize", help="model[.trt].onnx -> model.<precision>[.trt].onnx (fp16, int8 Q/DQ, or bf16)")
     p.add_argument("model")
-    p.add_argument("--precision", required=True, choices=["fp16", "int8", "bf16"],
+    p.add_argument("--precision", required=True, choices=CONVERSIONS,
                    help="bf16: the fp32 graph, run in bf16 by the OpenVINO backend (CPUs with AVX512-BF16 or AMX)")
     p.add_argument("--cache", default=None, help="int8: the cache from `mrcnn-edge calibrate`")
     p.add_argument("--keep-float", nargs="*", default=list(DEFAULT_KEEP_FLOAT), choices=KEEP_FLOAT_CHOICES,
@@ -326,7 +327,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="the whole chain for this machine: export, surgery, precision, check, then a "
                                      "TensorRT engine (else the ONNX Runtime model); up-to-date steps are skipped")
-    p.add_argument("--precision", choices=("fp16", "int8", "fp32", "bf16"), default="fp16",
+    p.add_argument("--precision", choices=BUILD_PRECISIONS, default="fp16",
                    help="bf16: CPU only (OpenVINO on AVX512-BF16/AMX); fp16 on a CPU builds fp32 (measured faster)")
     p.add_argument("--weights", default=None, help="checkpoint to build (any `export` takes); default: the shipped model")
     p.add_argument("--model", default=None, help="or an exported model.onnx to build from")

@@ -6,12 +6,9 @@ import os
 import shutil
 
 from .errors import UserError
+from .names import sidecar_path  # noqa: F401  (the sidecar's name, re-exported for its readers)
 
 REQUIRED = ("arch", "classes", "input_size", "precision", "detections")
-
-
-def sidecar_path(model_path: str) -> str:
-    return os.path.splitext(model_path)[0] + ".json"
 
 
 def read_sidecar(model_path: str) -> dict:

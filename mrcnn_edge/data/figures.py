@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from ..keypoint_layout import KeypointLayout
-from .synthetic import MIN_VISIBLE_FRACTION, MIN_VISIBLE_PIXELS, masks_to_boxes, random_scene, render
+from .synthetic import MIN_VISIBLE_FRACTION, MIN_VISIBLE_PIXELS, random_scene, render
 
 CLASSES = ("figure",)
 JOINTS = ("head", "neck", "left_elbow", "left_hand", "right_elbow", "right_hand",

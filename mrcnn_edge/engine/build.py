@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from ..errors import UserError
 from ..files import link_or_copy
 from ..sidecar import read_sidecar, sidecar_path, write_sidecar
-from .metadata import PRECISIONS, check_contract, import_tensorrt, onnx_io
-from .result import BuildResult, model_stem
+from .metadata import check_contract, import_tensorrt, onnx_io
+from ..names import BUILD_PRECISIONS, calibration_cache_path, is_plugin_graph, model_stem
+from .result import BuildResult
 
-__all__ = ["CPU_ARTIFACTS", "BuildResult", "build", "model_stem", "tensorrt_graph"]
+__all__ = ["CPU_ARTIFACTS", "BuildResult", "build", "tensorrt_graph"]
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,12 @@ CPU_ARTIFACTS = {
     "int8": CpuArtifact("int8"),
     "bf16": CpuArtifact("bf16", runs_on="OpenVINO in bf16 where the CPU has AVX512-BF16 or AMX"),
 }
-# What `build --precision` takes: TensorRT's precisions, plus the CPU-only bf16.
-BUILD_PRECISIONS = tuple(CPU_ARTIFACTS)
+assert tuple(CPU_ARTIFACTS) == BUILD_PRECISIONS  # every precision `build` takes has its CPU artifact
 
 
 def tensorrt_graph(onnx_path: str, precision: str) -> str:
     """The graph TensorRT builds: the plugin graph of that precision (model.trt.onnx for fp32)."""
-    if not onnx_path.endswith(".trt.onnx"):
+    if not is_plugin_graph(onnx_path):
         suffix = "" if precision == "fp32" else f".{precision}"
         onnx_path = os.path.join(os.path.dirname(onnx_path), f"{model_stem(onnx_path)}{suffix}.trt.onnx")
         if not os.path.isfile(onnx_path):
@@ -56,7 +56,7 @@ def onnxruntime_build(onnx_path: str, precision: str, out_dir: str, calibration:
     """Without TensorRT: the ONNX Runtime model of `precision`, from the fp32 export model.onnx."""
     start = time.perf_counter()
     info = read_sidecar(onnx_path)
-    if onnx_path.endswith(".trt.onnx") or info.get("precision", "fp32") != "fp32":
+    if is_plugin_graph(onnx_path) or info.get("precision", "fp32") != "fp32":
         raise UserError(f"without TensorRT, build starts from the fp32 export {model_stem(onnx_path)}.onnx, "
                         f"not {os.path.basename(onnx_path)}")
     artifact = CPU_ARTIFACTS[precision]
@@ -70,7 +70,7 @@ def onnxruntime_build(onnx_path: str, precision: str, out_dir: str, calibration:
     else:  # int8 (calibration: `mrcnn-edge calibrate`'s cache, default its entropy cache beside the model), bf16
         from ..precision.convert import convert
 
-        cache = calibration or f"{os.path.splitext(onnx_path)[0]}.calib.entropy.json"
+        cache = calibration or calibration_cache_path(onnx_path)
         convert(onnx_path, built, cache=cache, out=out)
     return BuildResult(out, sidecar_path(out), "cpu", built, precision, time.perf_counter() - start,
                        artifact.note, artifact.runs_on)

@@ -17,12 +17,13 @@ from typing import Callable
 from tqdm import tqdm
 
 from ..errors import UserError
+from ..names import (BUILD_PRECISIONS, CALIBRATION_METHOD, calibration_cache_path, engine_metadata_path,
+                     engine_path, is_plugin_graph, model_stem, plugin_graph_path, precision_path)
 from ..sidecar import read_sidecar, sidecar_path
-from .build import BUILD_PRECISIONS, onnxruntime_build
+from .build import onnxruntime_build
 from .metadata import check_contract, import_tensorrt, onnx_io
-from .result import BuildResult, model_stem
+from .result import BuildResult
 
-CALIBRATION_METHOD = "entropy"  # the best measured (calibration/README.md)
 CALIBRATION_IMAGES = 64
 
 
@@ -85,10 +86,6 @@ def _export(weights: str, out: str, size, arch, batch_size, steps: _Steps) -> No
                                                              progress=False), (sidecar_path(out),))
 
 
-def _cache_path(onnx_path: str) -> str:
-    return f"{onnx_path.removesuffix('.onnx')}.calib.{CALIBRATION_METHOD}.json"
-
-
 _NEEDS_SOURCE = ("int8 needs calibration images like your model's inputs: pass --calib-source DIR|video "
                  "(or --calibration CACHE from `mrcnn-edge calibrate`)")
 
@@ -101,7 +98,7 @@ def _calibration_source(onnx_path: str, cache: str | None, source: str | None, s
         if not os.path.isfile(cache):
             raise UserError(f"calibration cache not found: {cache} (drop --calibration to calibrate inline)")
         return None
-    if source is None and not shipped and not up_to_date(_cache_path(onnx_path), [onnx_path]):
+    if source is None and not shipped and not up_to_date(calibration_cache_path(onnx_path), [onnx_path]):
         raise UserError(_NEEDS_SOURCE)
     return source or shipped  # None: the user's up-to-date cache is reused
 
@@ -113,7 +110,7 @@ def _calibration_cache(onnx_path: str, cache: str | None, source: str | None, nu
 
     if cache is not None:
         return cache
-    out = _cache_path(onnx_path)
+    out = calibration_cache_path(onnx_path)
     if source is None and not up_to_date(out, [onnx_path]):  # the model was exported again since
         raise UserError(_NEEDS_SOURCE)
     steps.run("calibrate", out, [onnx_path],
@@ -123,7 +120,7 @@ def _calibration_cache(onnx_path: str, cache: str | None, source: str | None, nu
 
 def _precision_graph(trt_path: str, precision: str, cache: str | None, steps: _Steps) -> str:
     """model.trt.onnx -> model.<precision>.trt.onnx (fp32: model.trt.onnx itself)."""
-    from ..precision.convert import convert, precision_path
+    from ..precision.convert import convert
 
     if precision in ("fp32", "bf16"):  # bf16 lives in the CPU runtime; TensorRT's graph stays fp32
         return trt_path
@@ -197,9 +194,9 @@ def build_chain(precision: str = "fp16", *, weights: str | None = None, model: s
         preflight(precision, plugins, dla_core)  # cuda-python, GPU, plugin library, DLA: before any slow step
     weights, onnx_path, out_dir, shipped = _source(weights, model, out_dir)
     os.makedirs(out_dir, exist_ok=True)
-    if not weights and onnx_path.endswith(".trt.onnx") and trt is not None:
+    if not weights and is_plugin_graph(onnx_path) and trt is not None:
         return _engine_only(onnx_path, precision, out_dir, start, engine_options)
-    if not weights and (onnx_path.endswith(".trt.onnx") or read_sidecar(onnx_path).get("precision", "fp32") != "fp32"):
+    if not weights and (is_plugin_graph(onnx_path) or read_sidecar(onnx_path).get("precision", "fp32") != "fp32"):
         raise UserError(f"build starts from a checkpoint or the fp32 export model.onnx, not "
                         f"{os.path.basename(onnx_path)}: pass --model {model_stem(onnx_path)}.onnx")
     if not weights:  # a broken or foreign model.onnx in one line, before the progress bar
@@ -212,7 +209,7 @@ def build_chain(precision: str = "fp16", *, weights: str | None = None, model: s
         if weights:
             _export(weights, onnx_path, size, arch, None if dynamic_batch else 1, steps)
             check_contract(onnx_io(onnx_path), onnx_path)
-        trt_path = os.path.join(out_dir, f"{model_stem(onnx_path)}.trt.onnx")
+        trt_path = os.path.join(out_dir, os.path.basename(plugin_graph_path(onnx_path)))
         cache = None
 
         def tensorrt_graph() -> str:  # surgery, then the precision stage: each skipped when up to date
@@ -254,10 +251,9 @@ def _engine(graph: str, onnx_path: str, precision: str, out_dir: str, cache: str
     """The last step: the TensorRT engine of `graph`, or without TensorRT the CPU artifact of `onnx_path`."""
     steps.bar.set_description("engine")
     if tensorrt:
-        from .metadata import engine_metadata_path
         from .tensorrt_build import build_engine
 
-        engine = os.path.join(out_dir, f"{model_stem(graph)}.{precision}.engine")
+        engine = engine_path(out_dir, graph, precision)
         if up_to_date(engine, [graph]) and up_to_date(engine_metadata_path(engine), [graph]):
             steps.reused.append(engine)
             steps.bar.update()

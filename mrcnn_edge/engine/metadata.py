@@ -17,8 +17,8 @@ import onnx
 from ..contract import CONTRACT, DETECTION_OUTPUTS, HEAD_OUTPUTS, INPUT, heads_of, outputs_for
 from ..errors import UserError
 from ..files import REEXPORT, read_onnx
+from ..names import engine_metadata_path
 
-PRECISIONS = ("fp32", "fp16", "int8")
 PLUGIN_LIBRARY = "libmrcnn_edge_plugins.so"
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The output contract of ARCHITECTURE.md: tensor name -> numpy dtype name.
@@ -71,10 +71,6 @@ def check_contract(io: dict[str, dict], path: str) -> None:
         raise UserError(f"{path} is not an mrcnn-edge model: it needs uint8 images [B,3,H,W] with fixed H, W and "
                         f"outputs {', '.join(DETECTION_OUTPUTS)} with {heads}"
                         + (f" (wrong or missing: {', '.join(wrong)})" if wrong else ""))
-
-
-def engine_metadata_path(engine_path: str) -> str:
-    return engine_path + ".json"
 
 
 def read_engine_metadata(engine_path: str) -> dict:

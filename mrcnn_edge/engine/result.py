@@ -1,14 +1,11 @@
-"""What a build leaves behind, and the naming both builders share.
+"""What a build leaves behind.
 
 Its own module so that `build` (which picks a builder) and `tensorrt_build` (one builder) both import
-it without importing each other.
+it without importing each other. The artifacts' names are in mrcnn_edge/names.py.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-
-from ..precision.convert import PRECISIONS  # every precision suffix, bf16 (CPU only) included
 
 
 @dataclass(frozen=True)
@@ -30,9 +27,3 @@ class BuildResult:
                 f"in {self.seconds:.1f} s (runs on {self.runs_on})")
 
 
-def model_stem(onnx_path: str) -> str:
-    """`model` for model.onnx, model.trt.onnx, model.fp16.trt.onnx, model.int8.onnx, model.fp16.engine."""
-    name = os.path.basename(onnx_path).removesuffix(".engine").removesuffix(".onnx").removesuffix(".trt")
-    for precision in PRECISIONS:
-        name = name.removesuffix(f".{precision}")
-    return name

@@ -20,8 +20,9 @@ from ..files import sha256_of
 from ..sidecar import read_sidecar
 from .cuda import gpu_info
 from .dla import check_dla
-from .metadata import engine_metadata_path, onnx_io, plugin_library
-from .result import BuildResult, model_stem
+from ..names import engine_metadata_path, engine_path
+from .metadata import onnx_io, plugin_library
+from .result import BuildResult
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +120,8 @@ def build_engine(onnx_path: str, precision: str, out_dir: str, *, plugins: str |
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise UserError(f"TensorRT could not build {onnx_path}: its log above says why")
-    engine_path = os.path.join(out_dir, f"{model_stem(onnx_path)}.{precision}.engine")
-    with open(engine_path, "wb") as f:
+    path = engine_path(out_dir, onnx_path, precision)
+    with open(path, "wb") as f:
         f.write(memoryview(serialized))
     with open(timing_cache, "wb") as f:
         f.write(memoryview(config.get_timing_cache().serialize()))
@@ -129,7 +130,7 @@ def build_engine(onnx_path: str, precision: str, out_dir: str, *, plugins: str |
               "onnx_sha256": sha256_of(onnx_path), "batch": batch, "dla_core": dla_core, "workspace_mb": workspace_mb,
               "opt_level": opt_level, "io": onnx_io(onnx_path), "build_seconds": round(seconds, 1),
               "built_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    with open(engine_metadata_path(engine_path), "w") as f:
+    with open(engine_metadata_path(path), "w") as f:
         json.dump({**info, "precision": precision, "engine": engine}, f, indent=2)
     del parser
-    return BuildResult(engine_path, engine_metadata_path(engine_path), "tensorrt", precision, precision, seconds)
+    return BuildResult(path, engine_metadata_path(path), "tensorrt", precision, precision, seconds)

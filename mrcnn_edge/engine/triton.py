@@ -18,8 +18,8 @@ from ..contract import heads_of, outputs_for
 from ..errors import UserError
 from ..files import REEXPORT, read_onnx
 from ..sidecar import read_sidecar, sidecar_path
-from .result import model_stem
-from .metadata import CONTRACT, check_contract, engine_metadata_path, onnx_io, read_engine_metadata
+from ..names import engine_metadata_path, model_stem
+from .metadata import check_contract, onnx_io, read_engine_metadata
 
 TRITON_TYPES = {"uint8": "TYPE_UINT8", "int32": "TYPE_INT32", "float32": "TYPE_FP32"}
 # (model file, --kind) -> (Triton backend, the config line naming it, file in the version folder, instance kind)

@@ -19,12 +19,14 @@ from tqdm import tqdm
 
 from ..errors import UserError
 from ..files import REEXPORT, read_onnx
+from ..names import CALIBRATION_METHOD, CALIBRATION_METHODS, calibration_cache_path
 from ..sidecar import read_sidecar
 from .calibration_data import LetterboxedReader, calibration_frames
 from .placement import QUANTIZED_OP_TYPES
 
 METHODS = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
            "percentile": CalibrationMethod.Percentile}
+assert set(METHODS) == set(CALIBRATION_METHODS)
 # Images per collect_data call. The calibrator holds every calibrated tensor of every image in a
 # call (R50-FPN @800: ~0.5 GB an image), then merges them into running ranges or histograms, so
 # memory is bounded by the chunk, not by the number of images.
@@ -49,7 +51,7 @@ def _calibrator(onnx_path: str, method: str, workdir: str):
                              calibrate_method=METHODS[method], extra_options=extra)
 
 
-def calibrate(onnx_path: str, source: str = "synthetic", method: str = "entropy", num_images: int = 32,
+def calibrate(onnx_path: str, source: str = "synthetic", method: str = CALIBRATION_METHOD, num_images: int = 32,
               cache_path: str | None = None, strict: bool = False) -> CalibrationResult:
     """Collect activation statistics of `onnx_path` over `num_images` from `source`; write the cache.
     Unreadable images of a folder are skipped and listed (an error with `strict`)."""
@@ -59,7 +61,7 @@ def calibrate(onnx_path: str, source: str = "synthetic", method: str = "entropy"
         raise UserError(f"model not found: {onnx_path} (run `mrcnn-edge export` first)")
     read_onnx(onnx_path, weights=False, fix=REEXPORT)  # a broken file in one line, before the calibrator reads it
     size = tuple(read_sidecar(onnx_path)["input_size"])
-    cache_path = cache_path or f"{os.path.splitext(onnx_path)[0]}.calib.{method}.json"
+    cache_path = cache_path or calibration_cache_path(onnx_path, method)
     skipped: list[tuple[str, str]] = []
     frames = calibration_frames(source, num_images, None if strict else skipped)
     start, seen = time.perf_counter(), 0

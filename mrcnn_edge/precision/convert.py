@@ -9,23 +9,14 @@ from __future__ import annotations
 import os
 
 from ..errors import UserError
+from ..names import CONVERSIONS, is_plugin_graph, precision_path
 from .placement import DEFAULT_KEEP_FLOAT
-
-PRECISIONS = ("fp32", "fp16", "int8", "bf16")
-
-
-def precision_path(onnx_path: str, precision: str) -> str:
-    """model.onnx -> model.<p>.onnx; model.trt.onnx -> model.<p>.trt.onnx."""
-    stem = onnx_path.removesuffix(".onnx")
-    if stem.endswith(".trt"):
-        return f"{stem.removesuffix('.trt')}.{precision}.trt.onnx"
-    return f"{stem}.{precision}.onnx"
 
 
 def convert(onnx_path: str, precision: str, *, cache: str | None = None, out: str | None = None,
             keep_float: tuple[str, ...] = DEFAULT_KEEP_FLOAT):
     """Write the `precision` variant of `onnx_path`; int8 needs a calibration cache (`mrcnn-edge calibrate`)."""
-    if precision not in PRECISIONS[1:]:
+    if precision not in CONVERSIONS:
         raise UserError(f"precision '{precision}' has no conversion: choose fp16, int8 or bf16 (fp32 is model.onnx "
                         "itself)")
     if not os.path.isfile(onnx_path):
@@ -43,5 +34,5 @@ def convert(onnx_path: str, precision: str, *, cache: str | None = None, out: st
 
     if cache is None:
         raise UserError("int8 needs a calibration cache: run `mrcnn-edge calibrate model.onnx` and pass --cache")
-    target = "tensorrt" if onnx_path.endswith(".trt.onnx") else "onnxruntime"
+    target = "tensorrt" if is_plugin_graph(onnx_path) else "onnxruntime"
     return quantize_int8(onnx_path, out, cache, target=target, keep_float=keep_float)

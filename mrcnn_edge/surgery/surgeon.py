@@ -17,6 +17,7 @@ import onnx_graphsurgeon as gs
 from ..errors import UserError
 from ..export.onnx_functions import DOMAIN as REGION_DOMAIN
 from ..files import REEXPORT, read_onnx
+from ..names import plugin_graph_path
 from ..sidecar import derive_sidecar
 from .plugins import NMS, PLUGIN_DOMAIN, PLUGIN_NAMESPACE, PLUGIN_VERSION, ROI_ALIGN, check_plugin_node
 from .schemas import register_plugin_schemas
@@ -116,7 +117,7 @@ def surgeon(onnx_in: str, onnx_out: str | None = None) -> SurgeryResult:
     start = time.perf_counter()
     if not os.path.isfile(onnx_in):
         raise UserError(f"model not found: {onnx_in} (run `mrcnn-edge export` first)")
-    onnx_out = onnx_out or onnx_in.removesuffix(".onnx") + ".trt.onnx"
+    onnx_out = onnx_out or plugin_graph_path(onnx_in)
     model = read_onnx(onnx_in, fix=REEXPORT)
     _check_opset(model, onnx_in)
     graph = gs.import_onnx(model)

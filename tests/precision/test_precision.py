@@ -9,7 +9,8 @@ from export.conftest import matched_mask_iou
 from mrcnn_edge.data.synthetic import VAL, sample
 from mrcnn_edge.errors import UserError
 from mrcnn_edge.precision.calibrate import calibrate, read_cache
-from mrcnn_edge.precision.convert import convert, precision_path
+from mrcnn_edge.names import precision_path
+from mrcnn_edge.precision.convert import convert
 from mrcnn_edge.runtime.predictor import Predictor
 from mrcnn_edge.surgery.surgeon import surgeon
 
