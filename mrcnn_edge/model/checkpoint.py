@@ -148,17 +148,23 @@ def infer_arch(state_dict: dict) -> str:
                     f"(none of {', '.join(_SIGNATURES.values())} found): pass --arch or check the file")
 
 
+def _from_detectron2(state: dict, path: str, arch: str | None, classes: list[str] | None,
+                     notes: list[str]) -> Checkpoint:
+    fields = detectron2_checkpoint.detectron2_fields(state, path, arch)
+    return _detectron2_named(Checkpoint(**fields, path=path, sha256=sha256_of(path)), classes, notes)
+
+
 def read_checkpoint(path: str, arch: str | None = None, classes: list[str] | None = None) -> Checkpoint:
     """Read any supported checkpoint file; infers arch, class count and (where the file has none)
     class names. `classes` (background excluded) overrides the file's names."""
     notes: list[str] = []
     if path.endswith(".pkl"):  # detectron2's model zoo
-        return _detectron2_named(detectron2_checkpoint.read_detectron2_pkl(path, arch), classes, notes)
+        return _from_detectron2(detectron2_checkpoint.read_pkl(path), path, arch, classes, notes)
     obj = load_file(path)
     meta = obj if isinstance(obj, dict) and obj.get("format") == FORMAT else {}
     state = state_dict_of(obj, path, notes)
     if detectron2_checkpoint.is_detectron2_state(state):  # detectron2's training output model_final.pth
-        return _detectron2_named(detectron2_checkpoint.detectron2_checkpoint(state, path, arch), classes, notes)
+        return _from_detectron2(state, path, arch, classes, notes)
     found = meta.get("arch") or infer_arch(state)
     if arch and arch != found:
         raise UserError(f"{path} is a '{found}' checkpoint, not '{arch}': drop --arch or pass the right file")

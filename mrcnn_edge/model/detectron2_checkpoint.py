@@ -182,21 +182,16 @@ def read_pkl(path: str) -> dict:
     return state
 
 
-def detectron2_checkpoint(state: dict, path: str, arch: str | None = None):
-    """A checkpoint.Checkpoint from detectron2's state dict (from read_pkl, or a .pth's "model")."""
-    from ..files import sha256_of
+def detectron2_fields(state: dict, path: str, arch: str | None = None) -> dict:
+    """checkpoint.Checkpoint's fields (but path and hash) of detectron2's state dict (from read_pkl, or a
+    .pth's "model"). Fields, not the Checkpoint itself: checkpoint.py reads detectron2's files through
+    this module, which so never imports it back."""
     from ..keypoint_layout import default_layout
-    from .checkpoint import Checkpoint
 
     found = infer_detectron2_arch(state)
     if arch and arch != found:
         raise UserError(f"{path} is a '{found}' checkpoint, not '{arch}': drop --arch or pass the right file")
     num_classes, num_keypoints = num_classes_of(state), num_keypoints_of(state)
-    return Checkpoint(arch=found, num_classes=num_classes, classes=[f"class_{i}" for i in range(1, num_classes)],
-                      state_dict=to_torchvision(state, path), path=path, sha256=sha256_of(path),
-                      extra={"source": "detectron2"},
-                      keypoint_layout=default_layout(num_keypoints) if num_keypoints else None)
-
-
-def read_detectron2_pkl(path: str, arch: str | None = None):
-    return detectron2_checkpoint(read_pkl(path), path, arch)
+    return dict(arch=found, num_classes=num_classes, classes=[f"class_{i}" for i in range(1, num_classes)],
+                state_dict=to_torchvision(state, path), extra={"source": "detectron2"},
+                keypoint_layout=default_layout(num_keypoints) if num_keypoints else None)

@@ -2,11 +2,15 @@
 boxes, labels, fps."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 
 from ..model.class_names import UNUSED
-from .detections import Detections
+
+if TYPE_CHECKING:  # for the annotations only: Detections.draw calls this module
+    from .detections import Detections
 
 # Distinct, saturated colours (RGB) that stay readable under white label text; class c uses [c-1 mod n].
 PALETTE = np.array([
