@@ -95,7 +95,7 @@ def mean_ap(predictors: dict, eager, num_images: int) -> dict:
 
 def stream_fps(paths: dict, backend_of: dict, size: int, frames: int, rounds: int, tmp: str) -> dict:
     """fps of `mrcnn-edge run` (video + JSONL written, score threshold 0.5) per row, rounds alternating rows."""
-    from mrcnn_edge.runtime.demo import make_video
+    from mrcnn_edge.data.video import make_video
     from mrcnn_edge.runtime.run import run_stream
     from mrcnn_edge.runtime.sources import open_source
 

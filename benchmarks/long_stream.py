@@ -19,7 +19,7 @@ import tempfile
 import time
 
 from mrcnn_edge.runtime import Predictor
-from mrcnn_edge.runtime.demo import make_video
+from mrcnn_edge.data.video import make_video
 from mrcnn_edge.runtime.latency import STAGES
 from mrcnn_edge.runtime import SCORE_THRESHOLD
 from mrcnn_edge.runtime.run import run_stream

@@ -16,7 +16,7 @@ import os
 import resource
 import tempfile
 
-from mrcnn_edge.runtime.demo import make_video
+from mrcnn_edge.data.video import make_video
 from mrcnn_edge.runtime.multistream import run_streams
 from mrcnn_edge.runtime.predictor import Predictor
 from mrcnn_edge.runtime.sources import open_source

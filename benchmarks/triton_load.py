@@ -24,11 +24,11 @@ import time
 import numpy as np
 
 from mrcnn_edge.data.synthetic import VAL, sample
-from mrcnn_edge.engine.triton import export_triton
+from mrcnn_edge.serving.repository import export_triton
 from mrcnn_edge.export.onnx_export import export_onnx
 from mrcnn_edge.model.zoo import default_checkpoint
 from mrcnn_edge.runtime.predictor import Predictor
-from mrcnn_edge.runtime.serve import TritonServer, free_ports
+from mrcnn_edge.serving.server import TritonServer, free_ports
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STREAMS = (1, 2, 4, 8)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ._version import __version__
@@ -49,7 +50,7 @@ def _run(args) -> None:
 
 
 def _demo(args) -> None:
-    from .runtime.demo import run_demo
+    from .demo import run_demo
 
     print(run_demo(args.out_dir, num_frames=args.frames, size=args.size, backend=args.backend,
                    task=args.task).summary())
@@ -85,7 +86,7 @@ def _export(args) -> None:
 
 
 def _build(args) -> None:
-    from .engine.chain import build_chain
+    from .chain import build_chain
 
     print(build_chain(args.precision, weights=args.weights, model=args.model, size=args.size, arch=args.arch,
                       dynamic_batch=args.dynamic_batch, out_dir=args.out_dir, calibration=args.calibration,
@@ -105,7 +106,7 @@ def _check(args) -> int:
 
 
 def _export_triton(args) -> None:
-    from .engine.triton import export_triton
+    from .serving.repository import export_triton
 
     print(export_triton(args.model, args.repository, name=args.name, instances=args.instances, kind=args.kind,
                         max_batch=args.max_batch, threads=args.threads).summary())
@@ -118,7 +119,7 @@ def _export_deepstream(args) -> None:
 
 
 def _serve(args) -> None:
-    from .runtime.serve import serve
+    from .serving.server import serve
 
     print(serve(args.repository, http_port=args.http_port, grpc_port=args.grpc_port, metrics_port=args.metrics_port,
                 log_path=args.log).summary())
@@ -139,7 +140,7 @@ def _surgery(args) -> None:
 
 
 def _inspect(args) -> None:
-    from .surgery.inspect import describe_model
+    from .describe import describe_model
 
     print(describe_model(args.model))
 
@@ -176,16 +177,13 @@ def _plugin_impl_argument(p: argparse.ArgumentParser) -> None:
                         "the CUDA kernels themselves, executed on the CPU (plugins/cpu_exec)")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mrcnn-edge", description="Deploy a torchvision Mask R-CNN for real-time instance segmentation: "
-        "export -> surgery -> precision -> build -> run (TensorRT on GPUs, ONNX Runtime on the CPU).")
-    parser.add_argument("--version", action="version", version=f"mrcnn-edge {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+# One function per subcommand: its arguments and the function it calls (in the order --help lists them).
+def _models_command(sub) -> None:
     p = sub.add_parser("models", help="list architectures and the shipped checkpoint")
     p.set_defaults(func=_models)
 
+
+def _train_command(sub) -> None:
     p = sub.add_parser("train", help="train an architecture on a synthetic set (CPU): shapes (masks) or figures (keypoints)")
     p.add_argument("--task", choices=("masks", "keypoints"), default="masks",
                    help="masks: the shapes set; keypoints: the articulated figures set")
@@ -203,6 +201,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/train")
     p.set_defaults(func=_train)
 
+
+def _eval_command(sub) -> None:
     p = sub.add_parser("eval", help="COCO box and mask AP on a COCO-format set (default: the synthetic val set)")
     p.add_argument("--model", nargs="+", default=None,
                    help="checkpoints (.pth, run in torchvision eager) and/or artifacts (.onnx, .engine); "
@@ -220,6 +220,8 @@ def _parser() -> argparse.ArgumentParser:
     _plugin_impl_argument(p)
     p.set_defaults(func=_eval)
 
+
+def _export_command(sub) -> None:
     p = sub.add_parser("export", help="export a checkpoint to ONNX (fixed input size) with its sidecar JSON")
     p.add_argument("--arch", default=None, help="architecture; default: what the checkpoint says")
     p.add_argument("--weights", default=None, help="checkpoint (.pth, .pt, .safetensors, or detectron2 .pkl/.pth); default: the shipped model")
@@ -232,6 +234,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", default="model.onnx")
     p.set_defaults(func=_export)
 
+
+def _run_command(sub) -> None:
     p = sub.add_parser("run", help="stream a camera, video, URL, GStreamer pipeline or images through a model")
     p.add_argument("--model", required=True,
                    help="an .onnx from `mrcnn-edge export` (or an .engine), or a model on a Triton server: "
@@ -268,6 +272,8 @@ def _parser() -> argparse.ArgumentParser:
     _plugin_impl_argument(p)
     p.set_defaults(func=_run)
 
+
+def _demo_command(sub) -> None:
     p = sub.add_parser("demo", help="the shipped model on a generated video: annotated video and latency report")
     p.add_argument("--out-dir", default="demo_out")
     p.add_argument("--frames", type=int, default=120)
@@ -278,6 +284,8 @@ def _parser() -> argparse.ArgumentParser:
     _backend_argument(p)
     p.set_defaults(func=_demo)
 
+
+def _bench_command(sub) -> None:
     p = sub.add_parser("bench", help="latency and throughput of a model on real frames")
     p.add_argument("--model", required=True, help="an .onnx from `mrcnn-edge export` (or an .engine), or "
                                                   "triton://HOST:PORT/NAME, http://HOST:PORT/NAME")
@@ -296,15 +304,22 @@ def _parser() -> argparse.ArgumentParser:
     _backend_argument(p)
     _plugin_impl_argument(p)
     p.set_defaults(func=_bench)
+
+
+def _surgery_command(sub) -> None:
     p = sub.add_parser("surgery", help="model.onnx -> model.trt.onnx: regions replaced by our TensorRT plugins")
     p.add_argument("model")
     p.add_argument("-o", "--out", default=None, help="default: <model>.trt.onnx")
     p.set_defaults(func=_surgery)
 
+
+def _inspect_command(sub) -> None:
     p = sub.add_parser("inspect", help="inputs, outputs, plugin nodes and sidecar of an ONNX model")
     p.add_argument("model")
     p.set_defaults(func=_inspect)
 
+
+def _calibrate_command(sub) -> None:
     p = sub.add_parser("calibrate", help="INT8 calibration: activation ranges -> a reusable cache (JSON)")
     p.add_argument("model", help="model.onnx (calibrate the plain graph; the cache also serves model.trt.onnx)")
     p.add_argument("--source", default="synthetic", help="image folder, glob, video, or 'synthetic' ('figures' for a keypoint model)")
@@ -314,6 +329,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="an unreadable image is an error (default: skipped, named)")
     p.set_defaults(func=_calibrate)
 
+
+def _quantize_command(sub) -> None:
     p = sub.add_parser("quantize", help="model[.trt].onnx -> model.<precision>[.trt].onnx (fp16, int8 Q/DQ, or bf16)")
     p.add_argument("model")
     p.add_argument("--precision", required=True, choices=CONVERSIONS,
@@ -325,6 +342,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", default=None)
     p.set_defaults(func=_quantize)
 
+
+def _build_command(sub) -> None:
     p = sub.add_parser("build", help="the whole chain for this machine: export, surgery, precision, check, then a "
                                      "TensorRT engine (else the ONNX Runtime model); up-to-date steps are skipped")
     p.add_argument("--precision", choices=BUILD_PRECISIONS, default="fp16",
@@ -350,6 +369,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-batch", type=int, default=8, help="largest batch, for graphs with a dynamic batch axis")
     p.set_defaults(func=_build)
 
+
+def _check_command(sub) -> None:
     p = sub.add_parser("check", help="check a graph against TensorRT's ONNX-parser and strongly typed rules "
                                      "(no TensorRT needed): exit 1 with one line per violation")
     p.add_argument("model", help="the graph TensorRT gets: model[.<precision>].trt.onnx")
@@ -357,6 +378,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="the TensorRT release whose rules apply (default: 10.3, JetPack 6)")
     p.set_defaults(func=_check)
 
+
+def _export_triton_command(sub) -> None:
     p = sub.add_parser("export-triton", help="write a Triton Inference Server model repository for a model")
     p.add_argument("--model", required=True, help="an .engine from `mrcnn-edge build`, or an .onnx")
     p.add_argument("--repository", default="triton_models")
@@ -371,6 +394,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="python kind: ONNX Runtime threads per instance (0: all cores)")
     p.set_defaults(func=_export_triton)
 
+
+def _export_deepstream_command(sub) -> None:
     p = sub.add_parser("export-deepstream", help="write a DeepStream bundle (nvinfer config with our instance-mask "
                                                  "parser, labels, deepstream-app config) for a model")
     p.add_argument("--model", required=True, help="model.trt.onnx (or model.<precision>.trt.onnx), or an .engine")
@@ -380,6 +405,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="nvinfer's pre-cluster-threshold for every class (default: as `run`)")
     p.set_defaults(func=_export_deepstream)
 
+
+def _serve_command(sub) -> None:
     p = sub.add_parser("serve", help="start a Triton Inference Server on a repository from export-triton")
     p.add_argument("--repository", default="triton_models")
     p.add_argument("--http-port", type=int, default=8000)
@@ -387,6 +414,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-port", type=int, default=8002)
     p.add_argument("--log", default=None, help="the server's log file; default: a temporary file")
     p.set_defaults(func=_serve)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mrcnn-edge", description="Deploy a torchvision Mask R-CNN for real-time instance segmentation: "
+        "export -> surgery -> precision -> build -> run (TensorRT on GPUs, ONNX Runtime on the CPU).")
+    parser.add_argument("--version", action="version", version=f"mrcnn-edge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_models_command, _train_command, _eval_command, _export_command, _run_command, _demo_command,
+                _bench_command, _surgery_command, _inspect_command, _calibrate_command, _quantize_command,
+                _build_command, _check_command, _export_triton_command, _export_deepstream_command, _serve_command):
+        add(sub)
     return parser
 
 
@@ -400,6 +439,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mrcnn-edge {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `mrcnn-edge inspect m.onnx | head`: the reader left, which is no error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit fails else
+        return 0
     return code or 0
 
 

@@ -19,6 +19,10 @@ BUILD_PRECISIONS = PRECISIONS  # what `build` takes: TensorRT's, plus bf16 for t
 CALIBRATION_METHODS = ("entropy", "percentile", "minmax")
 CALIBRATION_METHOD = "entropy"  # build's and calibrate's default: the best measured (calibration/README.md)
 PLUGIN_GRAPH = ".trt.onnx"  # the suffix surgery gives the graph TensorRT gets
+PLUGIN_LIBRARY = "libmrcnn_edge_plugins.so"  # our TensorRT plugins (plugins/, CMake)
+# Its sibling, whose load-time constructor registers our plugin creators, which LD_PRELOAD needs (the
+# plugin library itself only exports getCreators, which nothing calls on a plain dlopen): Triton, DeepStream.
+AUTOREG_LIBRARY = "libmrcnn_edge_plugins_autoreg.so"
 
 
 def model_stem(path: str) -> str:

@@ -70,3 +70,13 @@ def import_cycles() -> list[list[str]]:
 
 def test_no_import_cycle():
     assert import_cycles() == []
+
+
+def test_the_chain_sits_above_the_stages():
+    """ARCHITECTURE.md: the chain imports the stages, no stage imports it; the demo builds through it."""
+    modules = _modules()
+    graph = {m: _imports(m, *modules[m], modules) for m in modules}
+    above = {"mrcnn_edge.chain", "mrcnn_edge.demo", "mrcnn_edge.cli"}
+    assert {m for m in graph if "mrcnn_edge.chain" in graph[m]} <= above
+    assert "mrcnn_edge.chain" in graph["mrcnn_edge.demo"]
+    assert not [m for m in graph if m not in above and graph[m] & above]

@@ -1,1 +1,2 @@
-"""The synthetic shapes data set and its COCO-format export."""
+"""The synthetic data: the shapes set, the figures set (keypoints), their COCO-format export, and
+synthetic videos of either."""

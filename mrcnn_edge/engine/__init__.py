@@ -1,2 +1,2 @@
-"""The last stage: TensorRT engine build (GPU machines), its metadata check, Triton model repositories.
+"""The last stage: TensorRT engine build (GPU machines), its metadata check, the DeepStream bundle.
 TensorRT is imported lazily, so everything here but the build itself works without it."""

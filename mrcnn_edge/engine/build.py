@@ -1,4 +1,4 @@
-"""The engine stage, the last step of `mrcnn-edge build` (the whole chain is engine/chain.py): a TensorRT
+"""The engine stage, the last step of `mrcnn-edge build` (the whole chain is mrcnn_edge/chain.py): a TensorRT
 engine where TensorRT is installed; elsewhere the ONNX Runtime model of the precision asked for
 (CPU_ARTIFACTS), with one line saying so (never a crash, never a fake engine)."""
 from __future__ import annotations

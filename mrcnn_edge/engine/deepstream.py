@@ -23,10 +23,10 @@ from ..contract import INPUT, OUTPUTS
 from ..errors import UserError
 from ..files import read_onnx
 from ..export.float_input import write_float_input
+from ..names import AUTOREG_LIBRARY
 from ..sidecar import read_sidecar
 from .metadata import check_contract, onnx_io, read_engine_metadata
 from .nvinfer_keys import NVDSINFER_MAX_BATCH_SIZE, config_problems
-from .triton import AUTOREG_LIBRARY
 
 INFER_CONFIG = "config_infer_primary_mrcnn_edge.txt"
 APP_CONFIG = "deepstream_app_config.txt"

@@ -17,9 +17,8 @@ import onnx
 from ..contract import CONTRACT, DETECTION_OUTPUTS, HEAD_OUTPUTS, INPUT, heads_of, outputs_for
 from ..errors import UserError
 from ..files import REEXPORT, read_onnx
-from ..names import engine_metadata_path
+from ..names import PLUGIN_LIBRARY, engine_metadata_path
 
-PLUGIN_LIBRARY = "libmrcnn_edge_plugins.so"
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The output contract of ARCHITECTURE.md: tensor name -> numpy dtype name.
 # (key in .engine.json "engine", what it is): each must equal this machine's value.

@@ -25,7 +25,7 @@ class Key:
     allowed: tuple = ()  # int: the accepted values; empty: any
     low: float | None = None  # numbers (and each list element): the accepted range, inclusive
     high: float | None = None
-    length: tuple[int, int] | None = None  # lists: (min, max) elements
+    length: tuple[int, int | None] | None = None  # lists: (min, max) elements; max None: no limit
     source: str = DOCS
 
 

@@ -103,7 +103,7 @@ def bench(model, *, video: str | None = None, warmup: int = 5, iterations: int =
           cuda_graph: bool = False, backend: str = "auto", plugin_impl: str | None = None) -> BenchResult:
     """Benchmark `model` (a path, run on `backend` and, for a model.trt.onnx, its plugin nodes on `plugin_impl`;
     or a loaded predictor); writes bench.json, latency.png and bench.md into out_dir."""
-    from .demo import make_video
+    from ..data.video import make_video
     from .predictor import Predictor
 
     predictor = Predictor.from_path(model, score_threshold=score_threshold, cuda_graph=cuda_graph, backend=backend,

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..keypoint_layout import KeypointLayout
-from .backends import BACKENDS
+from .backends import BACKENDS, Backend
 from .detections import Detections
 from .postprocess import to_detections
 from .preprocess import Letterbox, letterbox
@@ -17,7 +17,7 @@ class Predictor:
     """`predictor(frame)` = postprocess(infer(preprocess(frame))). frame: HxWx3 uint8, RGB (bgr=True for
     OpenCV frames). Any backend with `.infer(images) -> dict` and a sidecar `.info` fits."""
 
-    def __init__(self, backend, score_threshold: float = 0.0):
+    def __init__(self, backend: Backend, score_threshold: float = 0.0):
         """score_threshold: detections below it are dropped before pasting. 0 keeps every row the model
         returns (those above the model's own threshold, 0.05 for torchvision), as COCO evaluation wants;
         the streaming runtime shows 0.5 and up by default."""

@@ -90,7 +90,7 @@ def bench_streams(model, counts: list[int], *, frames_per_stream: int = 50, vide
                   out_dir: str = "bench_out", modes: tuple[str, ...] = ("batched", "one by one")) -> StreamBenchResult:
     """Time `model` over every stream count in `counts`, in each mode; writes streams.json and streams.md."""
     from .bench import load_frames
-    from .demo import make_video
+    from ..data.video import make_video
     from .predictor import Predictor
 
     predictor = Predictor.from_path(model, score_threshold=score_threshold, backend=backend) \

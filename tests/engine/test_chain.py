@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from mrcnn_edge.data.synthetic import CALIB, sample
-from mrcnn_edge.engine.chain import build_chain, up_to_date
+from mrcnn_edge.chain import build_chain, up_to_date
 from mrcnn_edge.engine.metadata import import_tensorrt
 from mrcnn_edge.errors import UserError
 from mrcnn_edge.precision.int8 import TARGETS
@@ -49,7 +49,7 @@ def test_the_shipped_model_from_an_empty_folder(tmp_path):
 
 
 def test_a_copy_of_the_shipped_export_is_recognised_and_a_users_is_not(tmp_path):
-    from mrcnn_edge.engine.chain import _source
+    from mrcnn_edge.chain import _source
     from mrcnn_edge.files import sha256_of
     from mrcnn_edge.model.zoo import SHIPPED
 

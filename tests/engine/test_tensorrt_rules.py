@@ -73,7 +73,7 @@ def test_everything_is_checked_before_the_engine_is_built(tensorrt_build, tmp_pa
 
 
 def test_the_chain_checks_tensorrt_needs_before_exporting(tensorrt_build, tmp_path, monkeypatch):
-    from mrcnn_edge.engine import chain
+    from mrcnn_edge import chain
 
     monkeypatch.setattr(chain, "import_tensorrt", lambda: sys.modules["tensorrt"])
     monkeypatch.setattr(tensorrt_build, "gpu_info", lambda: {"gpu": "Orin", "compute_capability": "8.7"})

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from mrcnn_edge.engine.triton import export_triton
+from mrcnn_edge.serving.repository import export_triton
 from mrcnn_edge.errors import UserError
 
 

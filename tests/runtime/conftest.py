@@ -75,7 +75,7 @@ def write_video(path, frames, fps=30):
 
 
 def scene_frames(n, size=128, seed=0):
-    from mrcnn_edge.runtime.demo import synthetic_frames
+    from mrcnn_edge.data.video import synthetic_frames
 
     return list(synthetic_frames(n, size, size, seed=seed))
 

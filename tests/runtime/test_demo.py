@@ -7,7 +7,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, shipped_checkpoint):
-    from mrcnn_edge.runtime.demo import run_demo
+    from mrcnn_edge.demo import run_demo
 
     out_dir = str(tmp_path_factory.mktemp("demo_out"))
     return run_demo(out_dir, num_frames=40, size=512, live_line=False), out_dir
@@ -57,11 +57,12 @@ def test_with_tensorrt_the_demo_builds_through_the_chain(monkeypatch, tmp_path):
     import types
 
     from mrcnn_edge.check import checker
-    from mrcnn_edge.engine import chain, metadata
+    from mrcnn_edge import chain
+    from mrcnn_edge.engine import metadata
     from mrcnn_edge.engine.result import BuildResult
     from mrcnn_edge.export.onnx_export import export_onnx
     from mrcnn_edge.model.zoo import default_checkpoint
-    from mrcnn_edge.runtime.demo import best_artifact
+    from mrcnn_edge.demo import best_artifact
 
     trt = types.SimpleNamespace(__version__="10.3.0")
     monkeypatch.setattr(metadata, "import_tensorrt", lambda: trt)

@@ -23,7 +23,7 @@ def keypoint_onnx(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def figures_video(tmp_path_factory):
-    from mrcnn_edge.runtime.demo import make_video
+    from mrcnn_edge.data.video import make_video
 
     return make_video(str(tmp_path_factory.mktemp("video") / "figures.mp4"), num_frames=6, size=SIZE, task="keypoints")
 

@@ -28,7 +28,7 @@ def keypoint_model(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def triton_server(light_models, keypoint_model, tmp_path_factory):
-    from mrcnn_edge.runtime.serve import TritonServer
+    from mrcnn_edge.serving.server import TritonServer
 
     require_tritonserver()
     root = tmp_path_factory.mktemp("triton")
@@ -55,6 +55,6 @@ def frames():
 
 @pytest.fixture(scope="session")
 def video(tmp_path_factory):
-    from mrcnn_edge.runtime.demo import make_video
+    from mrcnn_edge.data.video import make_video
 
     return make_video(str(tmp_path_factory.mktemp("video") / "shapes.mp4"), num_frames=12, size=256)

@@ -200,7 +200,7 @@ def _serve(repo):
 def test_serve_then_a_server_killed_mid_stream_gives_one_line(light_models, tmp_path):
     """Its own server, from `mrcnn-edge serve`: `run` streams through it until the server is killed; both
     commands then exit non-zero with one line, and the JSONL written so far is intact."""
-    from mrcnn_edge.runtime.demo import make_video
+    from mrcnn_edge.data.video import make_video
 
     require_tritonserver()
     repo = write_repository(tmp_path / "repo", light_models[0], None)
@@ -266,7 +266,7 @@ def test_no_server_binary_gives_one_line(monkeypatch, tmp_path, capsys):
 
 
 def test_a_model_that_fails_to_load_gives_tritons_reason(light_models, tmp_path):
-    from mrcnn_edge.runtime.serve import TritonServer
+    from mrcnn_edge.serving.server import TritonServer
 
     require_tritonserver()
     repo = write_repository(tmp_path / "repo", light_models[0], None)

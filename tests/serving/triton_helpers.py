@@ -1,6 +1,6 @@
 """Helpers of the Triton server tests (a module, so both conftest and the tests import them)."""
 from helpers import skip_or_fail
-from mrcnn_edge.runtime.serve import free_ports  # noqa: F401 (the tests import it from here)
+from mrcnn_edge.serving.server import free_ports  # noqa: F401 (the tests import it from here)
 
 SIZE = (320, 320)
 THREADS = 2  # ONNX Runtime threads on both sides: the test machine has 2 cores
@@ -11,7 +11,7 @@ LOCAL_BACKEND = "onnxruntime"
 
 def require_tritonserver():
     from mrcnn_edge.errors import UserError
-    from mrcnn_edge.runtime.serve import find_tritonserver
+    from mrcnn_edge.serving.server import find_tritonserver
 
     try:
         return find_tritonserver()
@@ -23,7 +23,7 @@ def require_tritonserver():
 def write_repository(root, light, light_b, keypoints=None):
     """light (fixed batch), light_b (dynamic batching), contract_mismatch (light with a renamed output) and
     keypoints (the shipped keypoint model)."""
-    from mrcnn_edge.engine.triton import export_triton
+    from mrcnn_edge.serving.repository import export_triton
 
     repo = str(root)
     export_triton(light, repo, name="light", kind="python", threads=THREADS)

@@ -73,7 +73,8 @@ class OpenVINOBackend:
         self.inference_precision = self._inference_precision(path)
         model = self._read(path)
         self.cache_dir = cache_dir(path) if cache else None
-        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": self.inference_precision}
+        config: dict[str, str | int] = {"PERFORMANCE_HINT": "LATENCY",
+                                        "INFERENCE_PRECISION_HINT": self.inference_precision}
         if threads and device == "CPU":
             config["INFERENCE_NUM_THREADS"] = threads
         if self.cache_dir:

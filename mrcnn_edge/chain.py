@@ -16,13 +16,13 @@ from typing import Callable
 
 from tqdm import tqdm
 
-from ..errors import UserError
-from ..names import (BUILD_PRECISIONS, CALIBRATION_METHOD, calibration_cache_path, engine_metadata_path,
-                     engine_path, is_plugin_graph, model_stem, plugin_graph_path, precision_path)
-from ..sidecar import read_sidecar, sidecar_path
-from .build import onnxruntime_build
-from .metadata import check_contract, import_tensorrt, onnx_io
-from .result import BuildResult
+from .engine.build import onnxruntime_build
+from .engine.metadata import check_contract, import_tensorrt, onnx_io
+from .engine.result import BuildResult
+from .errors import UserError
+from .names import (BUILD_PRECISIONS, CALIBRATION_METHOD, calibration_cache_path, engine_metadata_path,
+                    engine_path, is_plugin_graph, model_stem, plugin_graph_path, precision_path)
+from .sidecar import read_sidecar, sidecar_path
 
 CALIBRATION_IMAGES = 64
 
@@ -75,7 +75,7 @@ class _Steps:
 
 
 def _export(weights: str, out: str, size, arch, batch_size, steps: _Steps) -> None:
-    from ..export.onnx_export import export_onnx
+    from .export.onnx_export import export_onnx
 
     if os.path.isfile(out) and os.path.isfile(sidecar_path(out)):
         dynamic = onnx_io(out)["images"]["shape"][0] == -1
@@ -106,7 +106,7 @@ def _calibration_source(onnx_path: str, cache: str | None, source: str | None, s
 def _calibration_cache(onnx_path: str, cache: str | None, source: str | None, num_images: int,
                        steps: _Steps) -> str:
     """The INT8 ranges: the given cache, else calibrated inline (kept while newer than model.onnx)."""
-    from ..precision.calibrate import calibrate
+    from .precision.calibrate import calibrate
 
     if cache is not None:
         return cache
@@ -120,7 +120,7 @@ def _calibration_cache(onnx_path: str, cache: str | None, source: str | None, nu
 
 def _precision_graph(trt_path: str, precision: str, cache: str | None, steps: _Steps) -> str:
     """model.trt.onnx -> model.<precision>.trt.onnx (fp32: model.trt.onnx itself)."""
-    from ..precision.convert import convert
+    from .precision.convert import convert
 
     if precision in ("fp32", "bf16"):  # bf16 lives in the CPU runtime; TensorRT's graph stays fp32
         return trt_path
@@ -135,8 +135,8 @@ def _precision_graph(trt_path: str, precision: str, cache: str | None, steps: _S
 def _check(graph: str, tensorrt_version: str | None, steps: _Steps, remake: Callable[[], str]) -> str:
     """Hold the graph TensorRT gets to TensorRT's rules. One reused from an earlier run (another toolkit
     version, another recipe) that fails them is made again once; a graph made now that fails is an error."""
-    from ..check.checker import check
-    from ..check.rules import DEFAULT_RELEASE, release_for
+    from .check.checker import check
+    from .check.rules import DEFAULT_RELEASE, release_for
 
     release = release_for(tensorrt_version) if tensorrt_version else DEFAULT_RELEASE
     steps.bar.set_description("check")
@@ -157,7 +157,7 @@ def _source(weights: str | None, model: str | None, out_dir: str | None) -> tupl
     """(checkpoint or None, model.onnx path, output folder, the calibration source if it is a shipped model).
     A checkpoint builds into a folder of its own, <stem>_build in the working directory; a model.onnx
     beside itself."""
-    from ..model.zoo import default_checkpoint, shipped_calibration
+    from .model.zoo import default_checkpoint, shipped_calibration
 
     if weights and model:
         raise UserError("pass --weights (a checkpoint to export) or --model (an exported .onnx), not both")
@@ -189,7 +189,7 @@ def build_chain(precision: str = "fp16", *, weights: str | None = None, model: s
     if trt is not None and precision == "bf16":
         raise UserError("bf16 is a CPU precision (OpenVINO): on TensorRT build fp16 or int8")
     if trt is not None:
-        from .tensorrt_build import preflight
+        from .engine.tensorrt_build import preflight
 
         preflight(precision, plugins, dla_core)  # cuda-python, GPU, plugin library, DLA: before any slow step
     weights, onnx_path, out_dir, shipped = _source(weights, model, out_dir)
@@ -213,7 +213,7 @@ def build_chain(precision: str = "fp16", *, weights: str | None = None, model: s
         cache = None
 
         def tensorrt_graph() -> str:  # surgery, then the precision stage: each skipped when up to date
-            from ..surgery.surgeon import surgeon
+            from .surgery.surgeon import surgeon
 
             nonlocal cache
             steps.run("surgery", trt_path, [onnx_path], lambda: surgeon(onnx_path, trt_path),
@@ -234,7 +234,7 @@ def _engine_only(graph: str, precision: str, out_dir: str, start: float, engine_
     """With TensorRT, from a plugin graph made elsewhere (model.<precision>.trt.onnx): check, then the engine."""
     import tensorrt
 
-    from .build import tensorrt_graph
+    from .engine.build import tensorrt_graph
 
     graph = tensorrt_graph(graph, precision)  # its sidecar says it is that precision
     steps = _Steps(["check", "engine"], progress=False)
@@ -251,7 +251,7 @@ def _engine(graph: str, onnx_path: str, precision: str, out_dir: str, cache: str
     """The last step: the TensorRT engine of `graph`, or without TensorRT the CPU artifact of `onnx_path`."""
     steps.bar.set_description("engine")
     if tensorrt:
-        from .tensorrt_build import build_engine
+        from .engine.tensorrt_build import build_engine
 
         engine = engine_path(out_dir, graph, precision)
         if up_to_date(engine, [graph]) and up_to_date(engine_metadata_path(engine), [graph]):
@@ -260,7 +260,7 @@ def _engine(graph: str, onnx_path: str, precision: str, out_dir: str, cache: str
             return BuildResult(engine, engine_metadata_path(engine), "tensorrt", precision, precision, 0.0)
         result = build_engine(graph, precision, out_dir, **engine_options)
     else:
-        from .build import CPU_ARTIFACTS
+        from .engine.build import CPU_ARTIFACTS
 
         out = os.path.join(out_dir, f"{model_stem(onnx_path)}.{CPU_ARTIFACTS[precision].precision}.onnx")
         if up_to_date(out, [onnx_path, cache or onnx_path]) and os.path.isfile(sidecar_path(out)):

@@ -11,77 +11,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Iterator
 
-import numpy as np
-
-from .run import RunResult
-
-
-def synthetic_frames(num_frames: int, height: int, width: int, seed: int = 0) -> Iterator[np.ndarray]:
-    """RGB frames of one synthetic scene whose shapes drift, spin and bounce (occluding each other)."""
-    from ..data.synthetic import move, random_scene, render
-
-    rng = np.random.default_rng(seed)
-    shapes = random_scene(rng, height, width, max_shapes=7)
-    velocities = rng.uniform(-3, 3, (len(shapes), 2)) * (min(height, width) / 512)  # pixels per frame
-    spins = rng.uniform(-0.03, 0.03, len(shapes))  # radians per frame
-    background_seed = int(rng.integers(0, 2**31))
-    for t in range(num_frames):
-        yield render(move(shapes, velocities, spins, t, height, width), height, width, background_seed)[0]
-
-
-def figure_frames(num_frames: int, height: int, width: int, seed: int = 0) -> Iterator[np.ndarray]:
-    """RGB frames of walking figures (drifting, swinging their limbs, passing each other) among still shapes."""
-    from ..data.figures import move, random_figures, render_figures
-    from ..data.synthetic import random_scene, render
-
-    rng = np.random.default_rng(seed)
-    background = render(random_scene(rng, height, width, 3, radius_range=(15, 60)), height, width,
-                        background_seed=int(rng.integers(0, 2**31)))[0]
-    figures = random_figures(rng, height, width, max_figures=4)
-    velocities = rng.uniform(-2.5, 2.5, (len(figures), 2)) * (min(height, width) / 512)
-    phases = rng.uniform(0, 2 * np.pi, len(figures))
-    for t in range(num_frames):
-        yield render_figures(move(figures, velocities, phases, t, height, width), background)[0]
-
-
-FRAMES = {"masks": synthetic_frames, "keypoints": figure_frames}  # the demo's video, per task
-
-
-def make_video(path: str, num_frames: int = 120, size: int = 512, fps: float = 30.0, seed: int = 0,
-               task: str = "masks") -> str:
-    """Write the synthetic video (mp4v) of a task unless a complete one is already there. Returns the path."""
-    import cv2
-
-    if _video_frames(path) == num_frames:
-        return path
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp.mp4"
-    writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, (size, size))
-    for frame in FRAMES[task](num_frames, size, size, seed):
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
-    os.replace(tmp, path)  # an interrupted run never leaves a short video to be reused
-    return path
-
-
-def _video_frames(path: str) -> int:
-    import cv2
-
-    if not os.path.isfile(path):
-        return 0
-    cap = cv2.VideoCapture(path)
-    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    cap.release()
-    return count
+from .runtime.run import RunResult
 
 
 def cached_onnx(checkpoint: str, out_dir: str, size: tuple[int, int]) -> str:
     """The checkpoint exported to ONNX at `size`, exported once per checkpoint content and size."""
-    from ..export.onnx_export import export_onnx
-    from ..model.checkpoint import sha256_of
-    from ..sidecar import sidecar_path
+    from .export.onnx_export import export_onnx
+    from .files import sha256_of
+    from .sidecar import sidecar_path
 
     path = os.path.join(out_dir, f"model_{sha256_of(checkpoint)[:16]}_{size[0]}x{size[1]}.onnx")
     # The sidecar is written after the graph: with both present, the export finished.
@@ -115,11 +53,11 @@ class DemoResult:
 def best_artifact(onnx_path: str) -> str:
     """A TensorRT FP16 engine where TensorRT is installed, made by `build`'s chain (surgery, fp16, `check`
     against TensorRT's rules, engine), else the ONNX model itself."""
-    from ..engine.metadata import import_tensorrt
+    from .engine.metadata import import_tensorrt
 
     if import_tensorrt() is None:
         return onnx_path
-    from ..engine.chain import build_chain
+    from .chain import build_chain
 
     return build_chain("fp16", model=onnx_path, progress=False).build.path
 
@@ -130,8 +68,9 @@ def run_demo(out_dir: str = "demo_out", num_frames: int = 120, size: int = 512, 
     walking figures."""
     import time
 
-    from ..model.zoo import default_checkpoint
-    from .run import run_stream
+    from .data.video import make_video
+    from .model.zoo import default_checkpoint
+    from .runtime.run import run_stream
 
     start = time.perf_counter()
     stem = "shapes" if task == "masks" else "figures"

@@ -36,9 +36,9 @@ class TritonPythonModel:
             if self.batched and len(images) > 1:  # one run for the batch Triton formed, split back per request
                 outputs = self.session.run(self.outputs, {INPUT: np.concatenate(images)})
                 splits = np.cumsum([len(i) for i in images])[:-1]
-                per_request = zip(*(np.split(o, splits) for o in outputs))
+                per_request = list(zip(*(np.split(o, splits) for o in outputs)))
             else:
-                per_request = (self.session.run(self.outputs, {INPUT: i}) for i in images)
+                per_request = [self.session.run(self.outputs, {INPUT: i}) for i in images]
             return [pb_utils.InferenceResponse([pb_utils.Tensor(n, np.ascontiguousarray(v))
                                                 for n, v in zip(self.outputs, out)]) for out in per_request]
         except Exception as e:  # ONNX Runtime's error goes back to each client, the server stays up

@@ -8,10 +8,10 @@ import os
 import onnx
 from onnx import helper
 
-from ..errors import UserError
-from ..files import read_onnx
-from ..sidecar import sidecar_path
-from .plugins import PLUGIN_DOMAIN
+from .errors import UserError
+from .files import read_onnx
+from .sidecar import sidecar_path
+from .surgery.plugins import PLUGIN_DOMAIN
 
 
 def _tensor(value_info: onnx.ValueInfoProto) -> str:

@@ -104,7 +104,9 @@ def stub_environment(notify=None, root: str | None = None) -> str:
     return env
 
 
-def _read(path: str) -> str | None:
+def _read(path: str | None) -> str | None:
+    if path is None:
+        return None
     try:
         with open(path) as f:
             return f.read()
@@ -116,17 +118,17 @@ def _note(message: str) -> None:
     print(f"note: {message}", file=sys.stderr, flush=True)
 
 
-def python_backend_directory(server: Tritonserver, env: str) -> str:
+def python_backend_directory(wheel_root: str, env: str) -> str:
     """A backends folder for the wheel's binary: its Python backend with the stub for our Python beside it
     (where the backend looks for it). Links, remade on each start, so an upgraded wheel is picked up."""
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    stub = os.path.join(server.wheel_root, "python_backend_stubs", version, "triton_python_backend_stub")
+    stub = os.path.join(wheel_root, "python_backend_stubs", version, "triton_python_backend_stub")
     if not os.path.isfile(stub):
         raise UserError(f"nvidia-pytriton has no Python backend stub for Python {version}: "
                         "run mrcnn-edge with Python 3.8 to 3.13")
     backend = os.path.join(env, "triton-backends", "python")
     os.makedirs(backend, exist_ok=True)
-    sources = [os.path.join(server.wheel_root, "backends", "python", f)
+    sources = [os.path.join(wheel_root, "backends", "python", f)
                for f in ("libtriton_python.so", "triton_python_backend_utils.py")] + [stub]
     for source in sources:
         link = os.path.join(backend, os.path.basename(source))
@@ -163,7 +165,7 @@ class TritonServer:
         env = dict(os.environ)
         if server.wheel_root:
             stub_env = stub_environment(self.notify)
-            args.append(f"--backend-directory={python_backend_directory(server, stub_env)}")
+            args.append(f"--backend-directory={python_backend_directory(server.wheel_root, stub_env)}")
             env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [server.library_dir, env.get("LD_LIBRARY_PATH")]))
             env["PATH"] = os.pathsep.join([os.path.join(stub_env, "bin"), env.get("PATH", "")])
             env.pop("PYTHONHOME", None)
@@ -195,9 +197,11 @@ class TritonServer:
     def _wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         url = f"http://127.0.0.1:{self.http_port}/v2/health/ready"
+        process = self.process
+        assert process is not None  # start() started it
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise UserError(f"tritonserver exited with code {self.process.returncode} before it was ready: "
+            if process.poll() is not None:
+                raise UserError(f"tritonserver exited with code {process.returncode} before it was ready: "
                                 f"{self.last_error()} (log: {self.log_path})")
             try:
                 with urllib.request.urlopen(url, timeout=1) as response:
@@ -261,9 +265,11 @@ def serve(repository: str, *, http_port: int = 8000, grpc_port: int = 8001, metr
               f"  gRPC     {e['grpc']}\n  metrics  {e['metrics']}\n"
               f"  run      mrcnn-edge run --model triton://{e['grpc']}/<model> --source <video>\n"
               "Ctrl-C or SIGTERM stops it.", flush=True)
+        process = server.process
+        assert process is not None  # start() started it
         while not stop.wait(0.5):
-            if server.process.poll() is not None:
-                raise UserError(f"tritonserver exited with code {server.process.returncode}: {server.last_error()} "
+            if process.poll() is not None:
+                raise UserError(f"tritonserver exited with code {process.returncode}: {server.last_error()} "
                                 f"(log: {server.log_path})")
     except KeyboardInterrupt:
         pass

@@ -15,11 +15,11 @@ import shutil
 from dataclasses import dataclass
 
 from ..contract import heads_of, outputs_for
+from ..engine.metadata import check_contract, onnx_io, read_engine_metadata
 from ..errors import UserError
 from ..files import REEXPORT, read_onnx
+from ..names import AUTOREG_LIBRARY, engine_metadata_path, model_stem
 from ..sidecar import read_sidecar, sidecar_path
-from ..names import engine_metadata_path, model_stem
-from .metadata import check_contract, onnx_io, read_engine_metadata
 
 TRITON_TYPES = {"uint8": "TYPE_UINT8", "int32": "TYPE_INT32", "float32": "TYPE_FP32"}
 # (model file, --kind) -> (Triton backend, the config line naming it, file in the version folder, instance kind)
@@ -35,9 +35,6 @@ DEFAULT_KIND = {".engine": "gpu", ".onnx": "cpu"}
 CLIENT_PARAMETERS = ("arch", "classes", "input_size", "precision", "detections", "paste", "heads",
                      "keypoint_layout", "keypoint_decode")
 PYTHON_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "triton_python_model.py")
-# Issue 12's library: its load-time constructor registers our plugin creators, which LD_PRELOAD needs
-# (libmrcnn_edge_plugins.so itself only exports getCreators, which nothing calls on a plain dlopen).
-AUTOREG_LIBRARY = "libmrcnn_edge_plugins_autoreg.so"
 
 
 @dataclass(frozen=True)
