@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from export.test_keypoint_parity import assert_keypoint_parity
+from helpers.parity import assert_keypoint_parity
 from mrcnn_edge.model.eager import Prediction
 
 from .frames import KEYPOINT_PHOTOS, frames

@@ -5,7 +5,7 @@ plugins/cpu_exec). Matched by class and box IoU, as test_parity.py."""
 import numpy as np
 import pytest
 
-from export.conftest import assert_parity
+from helpers.parity import assert_parity
 
 from .conftest import reference_detections
 from .frames import SIZES, frames

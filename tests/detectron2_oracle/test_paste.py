@@ -4,7 +4,7 @@ masks out. This weights' mask probabilities lie close to 0.5 (std ~0.05), so a r
 sampling grid or the threshold's side shows at once."""
 import numpy as np
 
-from export.conftest import mask_iou
+from helpers.parity import mask_iou
 from mrcnn_edge.runtime.postprocess import paste_masks, paste_masks_detectron2
 
 from .conftest import reference_detections

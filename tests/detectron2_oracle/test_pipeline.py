@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from export.conftest import box_iou
+from helpers.parity import box_iou
 from mrcnn_edge.precision.calibrate import calibrate
 from mrcnn_edge.precision.convert import convert
 from mrcnn_edge.runtime import Predictor

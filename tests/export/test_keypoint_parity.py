@@ -14,28 +14,10 @@ from mrcnn_edge.data.synthetic import VAL, sample
 from mrcnn_edge.model.eager import EagerPredictor
 from mrcnn_edge.runtime import Predictor
 
-from .conftest import box_iou
+from helpers.parity import assert_keypoint_parity
 
 ARCH = "keypointrcnn_resnet50_fpn"
 SIZES = [(320, 416), (384, 384)]
-
-
-def assert_keypoint_parity(eager, dets, where: str) -> int:
-    """Each eager detection matched to the same-class detection of highest box IoU (not by rank: near-tied
-    scores may be ordered otherwise); its keypoints within 1 px and their scores within 1e-3 or 1e-4 of their
-    value (detectron2's scores reach ~50 where bicubic overshoots its 56x56 grid; float32 holds 7 digits)."""
-    assert len(dets) == len(eager.scores), f"{where}: {len(dets)} detections, eager has {len(eager.scores)}"
-    free = set(range(len(dets)))
-    for i in np.argsort(-eager.scores):
-        j = max((j for j in free if dets.classes[j] == eager.classes[i]),
-                key=lambda j: box_iou(eager.boxes[i], dets.boxes[j]))
-        free.remove(j)
-        assert box_iou(eager.boxes[i], dets.boxes[j]) >= 0.99, f"{where}: box of detection {i}"
-        shift = np.abs(dets.keypoints[j, :, :2] - eager.keypoints[i, :, :2]).max()
-        assert shift <= 1.0, f"{where}: detection {i}'s keypoints are {shift:.2f} px from eager's"
-        np.testing.assert_allclose(dets.keypoint_scores[j], eager.keypoint_scores[i], atol=1e-3, rtol=1e-4,
-                                   err_msg=f"{where}: keypoint scores of detection {i}")
-    return len(eager.scores)
 
 
 def _frames(size):

@@ -10,7 +10,7 @@ from helpers import require_module
 from mrcnn_edge.data.synthetic import VAL, sample
 from mrcnn_edge.runtime import Predictor
 
-from .conftest import assert_parity
+from helpers.parity import assert_parity
 
 openvino = require_module("openvino")
 

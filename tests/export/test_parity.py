@@ -12,7 +12,7 @@ from mrcnn_edge.data.synthetic import VAL, sample
 from mrcnn_edge.model.eager import EagerPredictor
 from mrcnn_edge.runtime import Predictor
 
-from .conftest import assert_parity
+from helpers.parity import assert_parity
 
 NUM_LIGHT_IMAGES = 20
 

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from export.conftest import matched_mask_iou
+from helpers.parity import matched_mask_iou
 from mrcnn_edge.data.synthetic import VAL, sample
 from mrcnn_edge.errors import UserError
 from mrcnn_edge.precision.calibrate import calibrate, read_cache

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from export.conftest import matched_mask_iou
+from helpers.parity import matched_mask_iou
 from helpers import require_module
 from mrcnn_edge.cli import main
 from mrcnn_edge.data.synthetic import VAL, sample
