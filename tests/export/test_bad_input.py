@@ -96,6 +96,7 @@ def truncated_onnx(light_random_onnx, tmp_path):
     ["quantize", "{m}", "--precision", "fp16"], ["calibrate", "{m}", "--num-images", "1"],
     ["build", "--model", "{m}"], ["check", "{m}"], ["inspect", "{m}"],
     ["run", "--model", "{m}", "--source", "{d}"], ["bench", "--model", "{m}"],
+    ["eval", "--model", "{m}", "--num-images", "1"], ["export-deepstream", "--model", "{m}", "-o", "{d}/ds"],
 ], ids=lambda c: c[0])
 def test_a_truncated_model_is_one_line_for_every_command(truncated_onnx, tmp_path, capsys, command):
     argv = [a.format(m=truncated_onnx, d=tmp_path) for a in command]
@@ -108,3 +109,40 @@ def test_serve_on_a_folder_without_a_model_is_one_line(tmp_path, capsys):
     assert main(["serve", "--repository", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "holds no model" in err[0], err
+
+
+@pytest.fixture()
+def truncated_checkpoint(shipped_checkpoint, tmp_path):
+    """The first 5 MB of the shipped checkpoint, as a cut download leaves it."""
+    path = tmp_path / "cut.pth"
+    with open(shipped_checkpoint, "rb") as f:
+        path.write_bytes(f.read(5 << 20))
+    return str(path)
+
+
+@pytest.mark.parametrize("command", [
+    ["export", "--weights", "{w}", "-o", "{d}/m.onnx"], ["build", "--weights", "{w}", "--out-dir", "{d}/b"],
+    ["eval", "--model", "{w}", "--num-images", "1"], ["train", "--init", "{w}", "--out", "{d}/t"],
+    ["train", "--task", "keypoints", "--init-backbone", "{w}", "--out", "{d}/t"],
+], ids=lambda c: " ".join(a for a in c[:3] if not a.startswith("{")))
+def test_a_truncated_checkpoint_is_one_line_for_every_command(truncated_checkpoint, tmp_path, capsys, command):
+    argv = [a.format(w=truncated_checkpoint, d=tmp_path) for a in command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and "is truncated or corrupt" in err[-1] and "Traceback" not in "".join(err), err  # after a bar
+
+
+@pytest.mark.parametrize("command, says", [
+    (["run", "--model", "{m}", "--source", "{e}"], "no image files in"),
+    (["calibrate", "{m}", "--source", "{e}", "--num-images", "1"], "no images"),
+    (["run", "--model", "{m}", "--source", "{e}/none.mp4"], "source not found"),
+    (["eval", "--data", "{e}/none.json", "--images", "{e}"], "annotations not found"),
+    (["export", "--weights", "{e}/none.pth"], "checkpoint not found"),
+    (["check", "{e}/none.onnx"], "model not found"), (["inspect", "{e}"], "model not found"),
+], ids=lambda c: c[0] if isinstance(c, list) else None)
+def test_an_empty_folder_or_a_missing_file_is_one_line(light_random_onnx, tmp_path, capsys, command, says):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main([a.format(m=light_random_onnx.path, e=empty) for a in command]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0], err
