@@ -19,6 +19,7 @@ from mrcnn_edge.data.synthetic import VAL, sample
 from mrcnn_edge.letterbox import letterbox
 from mrcnn_edge.runtime.postprocess import paste_masks, to_detections
 from mrcnn_edge.runtime.preprocess import Letterbox
+from helpers import skip_or_fail
 
 SOURCES = os.path.join(os.path.dirname(__file__), "..", "..", "plugins", "deepstream")
 SIZE = (VAL.height, VAL.width)
@@ -34,7 +35,7 @@ MUTANTS = [("the class threshold kept as > not >=", "rows.scores[row] >= params.
 def _compile(tmp_path, core_source=None):
     compiler = shutil.which("g++")
     if compiler is None:
-        pytest.skip("no g++: the parser core needs a C++17 compiler")
+        skip_or_fail("no g++: the parser core needs a C++17 compiler (`make test` needs one too)")
     exe = tmp_path / "nvds_core_driver"
     core = core_source or os.path.join(SOURCES, CORE)
     subprocess.run([compiler, "-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror", "-I", SOURCES, "-o", str(exe),
