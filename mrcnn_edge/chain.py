@@ -260,9 +260,9 @@ def _engine(graph: str, onnx_path: str, precision: str, out_dir: str, cache: str
             return BuildResult(engine, engine_metadata_path(engine), "tensorrt", precision, precision, 0.0)
         result = build_engine(graph, precision, out_dir, **engine_options)
     else:
-        from .engine.build import CPU_ARTIFACTS
+        from .engine.build import CPU_ARTIFACTS, cpu_artifact_path
 
-        out = os.path.join(out_dir, f"{model_stem(onnx_path)}.{CPU_ARTIFACTS[precision].precision}.onnx")
+        out = cpu_artifact_path(onnx_path, precision, out_dir)
         if up_to_date(out, [onnx_path, cache or onnx_path]) and os.path.isfile(sidecar_path(out)):
             steps.reused.append(out)
             steps.bar.update()

@@ -14,7 +14,6 @@ import os
 
 PRECISIONS = ("fp32", "fp16", "int8", "bf16")  # every precision an artifact's name can carry
 CONVERSIONS = PRECISIONS[1:]  # what `quantize` makes of an fp32 graph
-TENSORRT_PRECISIONS = ("fp32", "fp16", "int8")  # what a TensorRT engine is built at
 BUILD_PRECISIONS = PRECISIONS  # what `build` takes: TensorRT's, plus bf16 for the CPU runtimes
 CALIBRATION_METHODS = ("entropy", "percentile", "minmax")
 CALIBRATION_METHOD = "entropy"  # build's and calibrate's default: the best measured (calibration/README.md)
@@ -48,6 +47,13 @@ def precision_path(onnx_path: str, precision: str) -> str:
     if stem.endswith(".trt"):
         return f"{stem.removesuffix('.trt')}.{precision}{PLUGIN_GRAPH}"
     return f"{stem}.{precision}.onnx"
+
+
+def plugin_graph_of(path: str, precision: str) -> str:
+    """The plugin graph of `precision` beside any artifact of a model: model.trt.onnx (fp32) or
+    model.<p>.trt.onnx."""
+    graph = plugin_graph_path(os.path.join(os.path.dirname(path), f"{model_stem(path)}.onnx"))
+    return graph if precision == "fp32" else precision_path(graph, precision)
 
 
 def calibration_cache_path(onnx_path: str, method: str = CALIBRATION_METHOD) -> str:

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from ..errors import UserError
 from ..files import link_or_copy
 from ..sidecar import read_sidecar, sidecar_path, write_sidecar
+from ..names import (BUILD_PRECISIONS, calibration_cache_path, is_plugin_graph, model_stem, plugin_graph_of,
+                     precision_path)
 from .metadata import check_contract, import_tensorrt, onnx_io
-from ..names import BUILD_PRECISIONS, calibration_cache_path, is_plugin_graph, model_stem
 from .result import BuildResult
 
 __all__ = ["CPU_ARTIFACTS", "BuildResult", "build", "tensorrt_graph"]
@@ -39,8 +40,7 @@ assert tuple(CPU_ARTIFACTS) == BUILD_PRECISIONS  # every precision `build` takes
 def tensorrt_graph(onnx_path: str, precision: str) -> str:
     """The graph TensorRT builds: the plugin graph of that precision (model.trt.onnx for fp32)."""
     if not is_plugin_graph(onnx_path):
-        suffix = "" if precision == "fp32" else f".{precision}"
-        onnx_path = os.path.join(os.path.dirname(onnx_path), f"{model_stem(onnx_path)}{suffix}.trt.onnx")
+        onnx_path = plugin_graph_of(onnx_path, precision)
         if not os.path.isfile(onnx_path):
             raise UserError(f"{onnx_path} not found: TensorRT builds the plugin graph of the precision asked for; "
                             f"`mrcnn-edge build --model {model_stem(onnx_path)}.onnx --precision {precision}` makes it "
@@ -48,8 +48,13 @@ def tensorrt_graph(onnx_path: str, precision: str) -> str:
     have = read_sidecar(onnx_path).get("precision", "fp32")
     if have != precision:
         raise UserError(f"{onnx_path} is a {have} graph: a {precision} engine needs the {precision} graph "
-                        f"{model_stem(onnx_path)}.{precision}.trt.onnx")
+                        f"{os.path.basename(plugin_graph_of(onnx_path, precision))}")
     return onnx_path
+
+
+def cpu_artifact_path(onnx_path: str, precision: str, out_dir: str) -> str:
+    """Where the CPU artifact built for `precision` from model.onnx goes: out_dir/model.<built>.onnx."""
+    return os.path.join(out_dir, os.path.basename(precision_path(onnx_path, CPU_ARTIFACTS[precision].precision)))
 
 
 def onnxruntime_build(onnx_path: str, precision: str, out_dir: str, calibration: str | None) -> BuildResult:
@@ -61,7 +66,7 @@ def onnxruntime_build(onnx_path: str, precision: str, out_dir: str, calibration:
                         f"not {os.path.basename(onnx_path)}")
     artifact = CPU_ARTIFACTS[precision]
     built = artifact.precision
-    out = os.path.join(out_dir, f"{model_stem(onnx_path)}.{built}.onnx")
+    out = cpu_artifact_path(onnx_path, precision, out_dir)
     if os.path.abspath(out) == os.path.abspath(onnx_path):
         raise UserError(f"{out} would overwrite its own source: export to model.onnx, or pass another --out-dir")
     if built == "fp32":

@@ -18,9 +18,9 @@ import tensorrt as trt
 from ..errors import UserError
 from ..files import sha256_of
 from ..sidecar import read_sidecar
+from ..names import engine_metadata_path, engine_path
 from .cuda import gpu_info
 from .dla import check_dla
-from ..names import engine_metadata_path, engine_path
 from .metadata import onnx_io, plugin_library
 from .result import BuildResult
 

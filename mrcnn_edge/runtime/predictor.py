@@ -113,9 +113,6 @@ class Predictor:
         return self.postprocess(self.infer(images), meta)
 
 
-# --backend: which runtime runs an .onnx model. auto: OpenVINO where it is installed (the faster CPU path,
-# benchmarks/results/cpu_backends.md), else ONNX Runtime. "openvino:GPU" names an OpenVINO device (default CPU).
-
 
 def parse_backend(backend: str) -> tuple[str, str | None]:
     """'openvino:GPU' -> ('openvino', 'GPU'); 'onnxruntime' -> ('onnxruntime', None)."""

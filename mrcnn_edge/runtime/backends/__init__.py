@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # annotations only: the CLI reads BACKENDS from here, and --help should stay light
     import numpy as np
 
-# `--backend` for local files: auto picks OpenVINO where installed, else ONNX Runtime (predictor.py)
+# --backend: which runtime runs an .onnx model. auto: OpenVINO where it is installed (the faster CPU path,
+# benchmarks/results/cpu_backends.md), else ONNX Runtime. "openvino:GPU" names an OpenVINO device (default CPU).
 BACKENDS = ("auto", "onnxruntime", "openvino")
 
 

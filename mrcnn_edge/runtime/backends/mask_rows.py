@@ -53,8 +53,9 @@ def trim_mask_rows(model: onnx.ModelProto) -> bool:
         helper.make_node("Max", [prefix + "max", prefix + "one"], [prefix + "max1"]),
         helper.make_node("Cast", [prefix + "max1"], [prefix + "rows"], to=TensorProto.INT64),
     ]
-    constants: dict[str, np.ndarray] = {prefix + "one": np.array([1], np.int32), prefix + "zero": np.array([0], np.int64),
-                 prefix + "axis": np.array([1], np.int64)}
+    constants: dict[str, np.ndarray] = {prefix + "one": np.array([1], np.int32),
+                                        prefix + "zero": np.array([0], np.int64),
+                                        prefix + "axis": np.array([1], np.int64)}
     graph.initializer.extend(onnx.numpy_helper.from_array(v, k) for k, v in constants.items())
     for i, (name, nodes_reading) in enumerate((n, r) for n, r in readers.items() if r):
         sliced = f"{prefix}input_{i}"
