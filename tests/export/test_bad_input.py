@@ -18,6 +18,12 @@ def _one_line(error: pytest.ExceptionInfo) -> str:
     return message
 
 
+def _cli_error(argv: list[str], capsys) -> list[str]:
+    """Run the CLI on argv; it must exit 2. Its stderr lines."""
+    assert main(argv) == 2
+    return capsys.readouterr().err.strip().splitlines()
+
+
 @pytest.fixture()
 def foreign_onnx(tmp_path):
     """A valid ONNX model that is not ours (an Identity), with a sidecar that looks like ours."""
@@ -99,15 +105,12 @@ def truncated_onnx(light_random_onnx, tmp_path):
     ["eval", "--model", "{m}", "--num-images", "1"], ["export-deepstream", "--model", "{m}", "-o", "{d}/ds"],
 ], ids=lambda c: c[0])
 def test_a_truncated_model_is_one_line_for_every_command(truncated_onnx, tmp_path, capsys, command):
-    argv = [a.format(m=truncated_onnx, d=tmp_path) for a in command]
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    err = _cli_error([a.format(m=truncated_onnx, d=tmp_path) for a in command], capsys)
     assert len(err) == 1 and "is not an ONNX model" in err[0], err
 
 
 def test_serve_on_a_folder_without_a_model_is_one_line(tmp_path, capsys):
-    assert main(["serve", "--repository", str(tmp_path)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    err = _cli_error(["serve", "--repository", str(tmp_path)], capsys)
     assert len(err) == 1 and "holds no model" in err[0], err
 
 
@@ -126,9 +129,7 @@ def truncated_checkpoint(shipped_checkpoint, tmp_path):
     ["train", "--task", "keypoints", "--init-backbone", "{w}", "--out", "{d}/t"],
 ], ids=lambda c: " ".join(a for a in c[:3] if not a.startswith("{")))
 def test_a_truncated_checkpoint_is_one_line_for_every_command(truncated_checkpoint, tmp_path, capsys, command):
-    argv = [a.format(w=truncated_checkpoint, d=tmp_path) for a in command]
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    err = _cli_error([a.format(w=truncated_checkpoint, d=tmp_path) for a in command], capsys)
     assert err and "is truncated or corrupt" in err[-1] and "Traceback" not in "".join(err), err  # after a bar
 
 
@@ -143,6 +144,5 @@ def test_a_truncated_checkpoint_is_one_line_for_every_command(truncated_checkpoi
 def test_an_empty_folder_or_a_missing_file_is_one_line(light_random_onnx, tmp_path, capsys, command, says):
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert main([a.format(m=light_random_onnx.path, e=empty) for a in command]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    err = _cli_error([a.format(m=light_random_onnx.path, e=empty) for a in command], capsys)
     assert len(err) == 1 and says in err[0], err
