@@ -57,8 +57,10 @@ test-cpp: setup
 	cmake --build $(CMAKE_BUILD) -j2
 	ctest --test-dir $(CMAKE_BUILD) --output-on-failure
 
+# Two workers, one per core: much of the suite is single-threaded Python (export, surgery, quantisation). A file
+# stays on one worker (its module fixtures are made once); the workers share the exports (tests/helpers/shared.py).
 test-py: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 test: setup sysdeps test-cpp test-py
 

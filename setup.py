@@ -68,8 +68,9 @@ setup(
         # scikit-image: real sample photos (image kinds, the detectron2 oracle's frames).
         # selenium: drives headless Chromium (Debian's chromium + chromium-driver) in the `run --preview` test.
         # mypy: the type check of the TensorRT glue and the backend interface (tests/engine/test_types.py).
+        # pytest-xdist and filelock: `make test` runs two workers that share their exports (tests/helpers/shared.py).
         "test": ["pytest", "scikit-image", "faster-coco-eval", "tritonclient[grpc,http]>=2.50", "selenium>=4.10",
-                 "mypy==2.4.1"],
+                 "mypy==2.4.1", "pytest-xdist>=3.6", "filelock"],
         "eval": ["faster-coco-eval"],  # faster COCO AP (same numbers as pycocotools, which stays the fallback)
         "triton": ["tritonclient[grpc,http]>=2.50"],
         # the TensorRT backend's device memory (JetPack 6 ships CUDA 12; TensorRT itself comes from the system);

@@ -4,8 +4,12 @@ import pytest
 import torch
 from torch import nn
 
-# Tests share 2 cores with each other's subprocesses; one intra-op thread each keeps timings sane.
-torch.set_num_threads(int(os.environ.get("MRCNN_EDGE_TEST_THREADS", "2")))
+from helpers.shared import made_once, result_made_once, run_folder
+
+# Tests share 2 cores with each other's subprocesses and, under `make test`, with a second pytest-xdist
+# worker: one intra-op thread per worker then, two when pytest runs alone.
+THREADS = "1" if os.environ.get("PYTEST_XDIST_WORKER") else "2"
+torch.set_num_threads(int(os.environ.get("MRCNN_EDGE_TEST_THREADS", THREADS)))
 
 
 @pytest.fixture(scope="session")
@@ -43,46 +47,40 @@ def random_resnet_checkpoint(arch: str, path: str) -> str:
 
 @pytest.fixture(scope="session")
 def exported_model(tmp_path_factory, shipped_checkpoint):
-    """exported_model(arch, (H, W), batch_size=1) -> path of model.onnx, exported once per session and shared.
+    """exported_model(arch, (H, W), batch_size=1) -> path of model.onnx, exported once per run and shared by
+    the run's workers (tests/helpers/shared.py).
 
     arch "shipped" is the shipped checkpoint; the ResNet-50 architectures are seeded random inits
     exported with score threshold 0 so that detections exist. batch_size None: a dynamic batch axis.
     """
     from mrcnn_edge.export.onnx_export import export_onnx
 
-    root = tmp_path_factory.mktemp("exports")
-    cache: dict = {}
+    root = run_folder(tmp_path_factory, "exports")
 
     def get(arch: str, size: tuple[int, int], batch_size: int | None = 1) -> str:
-        key = (arch, tuple(size), batch_size)
-        if key not in cache:
-            batch = "" if batch_size == 1 else "_dynamic"
-            out = str(root / f"{arch}_{size[0]}x{size[1]}{batch}.onnx")
-            if arch == "shipped":
-                cache[key] = export_onnx(shipped_checkpoint, out, size, batch_size=batch_size, progress=False).path
-            else:
-                weights = random_resnet_checkpoint(arch, str(root / f"{arch}.pth"))
-                cache[key] = export_onnx(weights, out, size, batch_size=batch_size, progress=False,
-                                         box_score_thresh=0.0).path
-        return cache[key]
+        out = root / f"{arch}_{size[0]}x{size[1]}{'' if batch_size == 1 else '_dynamic'}.onnx"
+        if arch == "shipped":
+            return made_once(out, lambda path: export_onnx(shipped_checkpoint, path, size, batch_size=batch_size,
+                                                           progress=False))
+        weights = made_once(root / f"{arch}.pth", lambda path: random_resnet_checkpoint(arch, path))
+        return made_once(out, lambda path: export_onnx(weights, path, size, batch_size=batch_size, progress=False,
+                                                       box_score_thresh=0.0))
 
     return get
 
 
 @pytest.fixture(scope="session")
 def surgeried_model(exported_model, tmp_path_factory):
-    """surgeried_model(arch, (H, W), batch_size=1) -> SurgeryResult of that export, made once per session
+    """surgeried_model(arch, (H, W), batch_size=1) -> SurgeryResult of that export, made once per run
     (tests/surgery checks it against ONNX Runtime; tests/check holds it to TensorRT's rules)."""
-    from mrcnn_edge.surgery.surgeon import surgeon
+    from mrcnn_edge.surgery.surgeon import SurgeryResult, surgeon
 
-    root = tmp_path_factory.mktemp("surgery")
-    cache: dict = {}
+    root = run_folder(tmp_path_factory, "surgery")
 
     def get(arch: str, size: tuple[int, int], batch_size: int | None = 1):
-        key = (arch, tuple(size), batch_size)
-        if key not in cache:
-            name = f"{arch}_{size[0]}x{size[1]}{'' if batch_size == 1 else '_dynamic'}.trt.onnx"
-            cache[key] = surgeon(exported_model(arch, size, batch_size), str(root / name))
-        return cache[key]
+        name = f"{arch}_{size[0]}x{size[1]}{'' if batch_size == 1 else '_dynamic'}.trt.onnx"
+        source = exported_model(arch, size, batch_size)
+        return result_made_once(root / name, lambda path: surgeon(source, path), SurgeryResult)
 
     return get
+

@@ -4,6 +4,8 @@ import os
 import numpy as np
 import pytest
 
+from helpers.shared import made_once, run_folder
+
 REFERENCE = os.path.join(os.path.dirname(__file__), "reference.npz")
 
 
@@ -31,37 +33,32 @@ def detectron2_state():
 
 @pytest.fixture(scope="session")
 def detectron2_pkl(tmp_path_factory, detectron2_state):
+    """(depth, head) -> the weights as detectron2's .pkl, written once per run (tests/helpers/shared.py)."""
     from .weights import write_pkl
 
-    root = tmp_path_factory.mktemp("detectron2")
-    cache = {}
+    root = run_folder(tmp_path_factory, "detectron2")
 
     def get(depth: int, head: str = "mask") -> str:
-        if (depth, head) not in cache:
-            name = f"model_final_r{depth}.pkl" if head == "mask" else f"model_final_{head}_r{depth}.pkl"
-            cache[depth, head] = write_pkl(str(root / name), detectron2_state(depth, head))
-        return cache[depth, head]
+        name = f"model_final_r{depth}.pkl" if head == "mask" else f"model_final_{head}_r{depth}.pkl"
+        return made_once(root / name, lambda path: write_pkl(path, detectron2_state(depth, head)))
 
     return get
 
 
 @pytest.fixture(scope="session")
 def detectron2_export(tmp_path_factory, detectron2_pkl):
-    """(depth, size, surgery, head) -> model.onnx (or model.trt.onnx), exported once per session."""
+    """(depth, size, surgery, head) -> model.onnx (or model.trt.onnx), exported once per run."""
     from mrcnn_edge.export.onnx_export import export_onnx
     from mrcnn_edge.surgery.surgeon import surgeon
 
-    root = tmp_path_factory.mktemp("detectron2_exports")
-    cache = {}
+    root = run_folder(tmp_path_factory, "detectron2_exports")
 
     def get(depth: int, size: tuple[int, int], plugins: bool = False, head: str = "mask") -> str:
-        if (depth, size, head) not in cache:
-            out = str(root / f"{head}_r{depth}_{size[0]}x{size[1]}.onnx")
-            cache[depth, size, head] = export_onnx(detectron2_pkl(depth, head), out, size, progress=False).path
-        path = cache[depth, size, head]
-        if plugins and not os.path.isfile(path.removesuffix(".onnx") + ".trt.onnx"):
-            surgeon(path)
-        return path.removesuffix(".onnx") + ".trt.onnx" if plugins else path
+        out = root / f"{head}_r{depth}_{size[0]}x{size[1]}.onnx"
+        path = made_once(out, lambda path: export_onnx(detectron2_pkl(depth, head), path, size, progress=False))
+        if not plugins:
+            return path
+        return made_once(path.removesuffix(".onnx") + ".trt.onnx", lambda trt: surgeon(path, trt))
 
     return get
 

@@ -2,6 +2,7 @@
 import glob
 import json
 import os
+import shutil
 from collections import Counter
 
 import numpy as np
@@ -67,3 +68,25 @@ def test_padding_rows_and_cache(light_random_onnx):
     assert len(cached) == 1
     again = Predictor.from_onnx(light_random_onnx.path)
     np.testing.assert_array_equal(again.infer(predictor.preprocess(frame)[0])["boxes"], raw["boxes"])
+
+
+def test_the_cache_appears_only_when_whole(light_random_onnx, tmp_path, monkeypatch):
+    """ORT writes the cache while a session starts: under its own name only once whole, so that a second
+    process starting on the same model at the same time (a `run` per camera) never loads half a file."""
+    import onnxruntime as ort
+
+    from mrcnn_edge.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend, optimized_path
+
+    model = shutil.copy(light_random_onnx.path, tmp_path / "model.onnx")  # a new mtime: no cache yet
+    shutil.copy(os.path.splitext(light_random_onnx.path)[0] + ".json", tmp_path / "model.json")
+    real, cached_when_started = ort.InferenceSession, []
+
+    def session(*args, **kwargs):
+        started = real(*args, **kwargs)
+        cached_when_started.append(os.path.exists(optimized_path(str(model))))
+        return started
+
+    monkeypatch.setattr(ort, "InferenceSession", session)
+    OnnxRuntimeBackend(str(model))
+    assert cached_when_started == [False]
+    assert os.path.isfile(optimized_path(str(model))) and not glob.glob(str(tmp_path / "*.partial"))

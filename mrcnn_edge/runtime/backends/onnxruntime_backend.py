@@ -88,11 +88,16 @@ class OnnxRuntimeBackend:
                 options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # done once already
                 return ort.InferenceSession(optimized, options, providers=self.providers)
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            if cache:
-                for stale in stale_caches(path, ".ort_opt.onnx"):
-                    os.remove(stale)
-                options.optimized_model_filepath = optimized
-            return ort.InferenceSession(self._trimmed(path), options, providers=self.providers)
+            if not cache:
+                return ort.InferenceSession(self._trimmed(path), options, providers=self.providers)
+            for stale in stale_caches(path, ".ort_opt.onnx"):
+                os.remove(stale)
+            # ORT writes the cache while the session starts: written under a name of this process's own and
+            # renamed when whole, so that a second process starting on the same model never reads half a file
+            partial = options.optimized_model_filepath = f"{optimized}.{os.getpid()}.partial"
+            session = ort.InferenceSession(self._trimmed(path), options, providers=self.providers)
+            os.replace(partial, optimized)
+            return session
         except Exception as e:  # ORT raises its own exception types for unreadable or invalid graphs
             raise UserError(f"{path} is not a loadable ONNX model ({str(e).splitlines()[0][:160]})") from None
 
