@@ -89,12 +89,10 @@ def ort_op_breakdown(path: str, images: np.ndarray, threads: int | None, runs: i
     first. It profiles the optimised graph that the timed predictor built and cached beside the model."""
     import onnxruntime as ort
 
-    from mrcnn_edge.runtime.backends.onnxruntime_backend import (
-        OnnxRuntimeBackend,
-        optimized_path,
-    )
+    from mrcnn_edge.runtime.backends.onnxruntime_backend import optimized_path
+    from mrcnn_edge.threads import ort_session_options
 
-    options = OnnxRuntimeBackend._session_options(ort, threads)
+    options = ort_session_options(ort, threads)
     options.enable_profiling = True
     options.profile_file_prefix = os.path.join(os.path.dirname(path), "ort_profile")  # beside the model, a temp dir
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL

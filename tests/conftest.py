@@ -2,14 +2,20 @@ import os
 
 import pytest
 import torch
-from torch import nn
 
+from mrcnn_edge.threads import requested_threads
+
+from helpers.random_init import random_init_settings, random_resnet_checkpoint
 from helpers.shared import made_once, result_made_once, run_folder
 
 # Tests share 2 cores with each other's subprocesses and, under `make test`, with a second pytest-xdist
-# worker: one intra-op thread per worker then, two when pytest runs alone.
-THREADS = "1" if os.environ.get("PYTEST_XDIST_WORKER") else "2"
-torch.set_num_threads(int(os.environ.get("MRCNN_EDGE_TEST_THREADS", THREADS)))
+# worker: one thread per session then (torch's, and through $MRCNN_EDGE_THREADS ONNX Runtime's and OpenVINO's,
+# also in the CLI's subprocesses), two when pytest runs alone. Measured: two plugin-graph runs side by side
+# on 2 cores take 7.6 s with one thread each, 9.3 s with two.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("MRCNN_EDGE_THREADS", "1")
+    os.environ.setdefault("CPU_EXEC_WORKERS", "1")  # the CUDA kernels' execution layer: one worker thread
+torch.set_num_threads(requested_threads() or 2)
 
 
 @pytest.fixture(scope="session")
@@ -21,28 +27,7 @@ def shipped_checkpoint():
     return SHIPPED_CHECKPOINT
 
 
-def random_resnet_checkpoint(arch: str, path: str) -> str:
-    """Seeded random init with 4 classes (a keypoint arch: torchvision's person class), the last layers redrawn small.
-
-    The classifier: the default init leaves every score tied near 1/C and std 0.5 saturates them all at
-    1.0 (measured); ties make the kept set depend on tie-breaking, and this way all 100 scores differ.
-    The mask logits: the default init (kaiming) saturates 66% of v2's mask probabilities to exactly 0.0
-    or 1.0 (measured), so bilinear upsampling puts whole rows of pasted pixels at exactly 0.5, the paste
-    threshold, where cv2 and torch round 1 ulp apart: up to 49 pixels of a mask flipped (both pastes
-    are torchvision's formula). With std 0.01 no probability is exactly 0 or 1 and the pastes agree."""
-    from mrcnn_edge.model.architectures import build_model
-    from mrcnn_edge.model.checkpoint import save_checkpoint
-
-    torch.manual_seed(0)
-    keypoints = arch.startswith("keypointrcnn")  # torchvision's layout: person and background
-    model = build_model(arch, num_classes=2 if keypoints else 5)
-    nn.init.normal_(model.roi_heads.box_predictor.cls_score.weight, std=0.01)
-    if keypoints:  # heatmap logits of order 1 (the default init's reach 50), so a score's 1e-3 is not rounding
-        nn.init.normal_(model.roi_heads.keypoint_predictor.kps_score_lowres.weight, std=0.001)
-    else:
-        nn.init.normal_(model.roi_heads.mask_predictor.mask_fcn_logits.weight, std=0.01)
-    save_checkpoint(path, model, arch=arch, classes=["person"] if keypoints else [f"c{i}" for i in range(1, 5)])
-    return path
+SHIPPED = {"shipped": "masks", "shipped_keypoints": "keypoints"}  # exported_model's arch -> zoo task
 
 
 @pytest.fixture(scope="session")
@@ -50,21 +35,23 @@ def exported_model(tmp_path_factory, shipped_checkpoint):
     """exported_model(arch, (H, W), batch_size=1) -> path of model.onnx, exported once per run and shared by
     the run's workers (tests/helpers/shared.py).
 
-    arch "shipped" is the shipped checkpoint; the ResNet-50 architectures are seeded random inits
-    exported with score threshold 0 so that detections exist. batch_size None: a dynamic batch axis.
+    arch "shipped" is the shipped checkpoint, "shipped_keypoints" the shipped keypoint model; the ResNet-50 architectures are seeded random inits exported with
+    random_init_settings. batch_size None: a dynamic batch axis.
     """
     from mrcnn_edge.export.onnx_export import export_onnx
+    from mrcnn_edge.model.zoo import default_checkpoint
 
     root = run_folder(tmp_path_factory, "exports")
 
     def get(arch: str, size: tuple[int, int], batch_size: int | None = 1) -> str:
         out = root / f"{arch}_{size[0]}x{size[1]}{'' if batch_size == 1 else '_dynamic'}.onnx"
-        if arch == "shipped":
-            return made_once(out, lambda path: export_onnx(shipped_checkpoint, path, size, batch_size=batch_size,
+        if arch in SHIPPED:
+            checkpoint = default_checkpoint(SHIPPED[arch])
+            return made_once(out, lambda path: export_onnx(checkpoint, path, size, batch_size=batch_size,
                                                            progress=False))
         weights = made_once(root / f"{arch}.pth", lambda path: random_resnet_checkpoint(arch, path))
         return made_once(out, lambda path: export_onnx(weights, path, size, batch_size=batch_size, progress=False,
-                                                       box_score_thresh=0.0))
+                                                       **random_init_settings(arch)))
 
     return get
 

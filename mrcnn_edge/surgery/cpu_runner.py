@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from ..threads import ort_session_options
 from .plugin_impls import check_plugin_impl
 from .plugins import PLUGIN_DOMAIN, run_plugin_node
 
@@ -92,9 +93,7 @@ class PluginGraphRunner:
         sub = helper.make_graph(segment.nodes, "segment", inputs, outputs, initializers)
         model = helper.make_model(sub, opset_imports=self.model.opset_import, functions=self.model.functions,
                                   ir_version=self.model.ir_version)
-        options = ort.SessionOptions()
-        if self.threads:
-            options.intra_op_num_threads = self.threads
+        options = ort_session_options(ort, self.threads)
         segment.session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -47,15 +47,19 @@ def detectron2_pkl(tmp_path_factory, detectron2_state):
 
 @pytest.fixture(scope="session")
 def detectron2_export(tmp_path_factory, detectron2_pkl):
-    """(depth, size, surgery, head) -> model.onnx (or model.trt.onnx), exported once per run."""
+    """(depth, size, surgery, head, detections) -> model.onnx (or model.trt.onnx), exported once per run;
+    detections None: detectron2's (100)."""
     from mrcnn_edge.export.onnx_export import export_onnx
     from mrcnn_edge.surgery.surgeon import surgeon
 
     root = run_folder(tmp_path_factory, "detectron2_exports")
 
-    def get(depth: int, size: tuple[int, int], plugins: bool = False, head: str = "mask") -> str:
-        out = root / f"{head}_r{depth}_{size[0]}x{size[1]}.onnx"
-        path = made_once(out, lambda path: export_onnx(detectron2_pkl(depth, head), path, size, progress=False))
+    def get(depth: int, size: tuple[int, int], plugins: bool = False, head: str = "mask",
+            detections: int | None = None) -> str:
+        settings = {"box_detections_per_img": detections} if detections else {}
+        out = root / f"{head}_r{depth}_{size[0]}x{size[1]}{f'_top{detections}' if detections else ''}.onnx"
+        path = made_once(out, lambda path: export_onnx(detectron2_pkl(depth, head), path, size, progress=False,
+                                                       **settings))
         if not plugins:
             return path
         return made_once(path.removesuffix(".onnx") + ".trt.onnx", lambda trt: surgeon(path, trt))

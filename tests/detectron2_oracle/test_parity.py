@@ -19,8 +19,9 @@ CASES = [pytest.param(50, size, id=f"R50-{size[0]}x{size[1]}") for size in SIZES
 def test_matches_detectron2(detectron2_export, reference, depth, size, plugins):
     from mrcnn_edge.runtime import Predictor
 
-    predictor = Predictor.from_path(detectron2_export(depth, size, plugins is not None), threads=2,
-                                    plugin_impl=plugins)
+    # model.onnx on ONNX Runtime, as the id says (from_path's "auto" would take OpenVINO where it is installed)
+    predictor = Predictor.from_path(detectron2_export(depth, size, plugins is not None),
+                                    backend="auto" if plugins else "onnxruntime", plugin_impl=plugins)
     assert predictor.paste == "detectron2"  # from the sidecar
     for photo, frame in frames(size).items():
         expected = reference_detections(reference, depth, size, photo)

@@ -54,7 +54,7 @@ def test_precisions_run_and_stay_near_detectron2(detectron2_export, reference, m
                   out=str(tmp_path / f"model.{precision}{'.trt' if plugins else ''}.onnx"))
     path = out.path
     assert read_sidecar(path)["paste"] == "detectron2"
-    predictor = Predictor.from_path(path, threads=2)
+    predictor = Predictor.from_path(path)
     photo, frame = next(iter(frames(SIZE).items()))
     detections = predictor(frame)
     assert len(detections.scores) == 100

@@ -7,6 +7,7 @@ from collections import Counter
 
 import numpy as np
 import onnx
+import pytest
 import torch
 
 from mrcnn_edge.data.synthetic import VAL, sample
@@ -90,3 +91,24 @@ def test_the_cache_appears_only_when_whole(light_random_onnx, tmp_path, monkeypa
     OnnxRuntimeBackend(str(model))
     assert cached_when_started == [False]
     assert os.path.isfile(optimized_path(str(model))) and not glob.glob(str(tmp_path / "*.partial"))
+
+
+def test_a_session_that_fails_to_start_leaves_no_half_cache(light_random_onnx, tmp_path, monkeypatch):
+    """ORT has written part of the cache when the session fails (here: made to fail after writing): one line,
+    and nothing of the cache left beside the model."""
+    import onnxruntime as ort
+
+    from mrcnn_edge.errors import UserError
+    from mrcnn_edge.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
+
+    model = shutil.copy(light_random_onnx.path, tmp_path / "model.onnx")
+    shutil.copy(os.path.splitext(light_random_onnx.path)[0] + ".json", tmp_path / "model.json")
+
+    def session(model, options, **kwargs):
+        open(options.optimized_model_filepath, "wb").write(b"half")
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(ort, "InferenceSession", session)
+    with pytest.raises(UserError, match="out of memory"):
+        OnnxRuntimeBackend(str(model))
+    assert sorted(os.listdir(tmp_path)) == ["model.json", "model.onnx"]

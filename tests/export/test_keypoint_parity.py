@@ -1,5 +1,5 @@
-"""Keypoint R-CNN parity: torchvision's keypointrcnn_resnet50_fpn (seeded weights, detections at every score)
-exported at two sizes, through model.onnx on ONNX Runtime and model.trt.onnx on our plugins, against
+"""Keypoint R-CNN parity: torchvision's keypointrcnn_resnet50_fpn (seeded weights, detections at every score,
+the top 25: helpers/random_init.py says why) exported at two sizes, through model.onnx on ONNX Runtime and model.trt.onnx on our plugins, against
 torchvision eager, the oracle: every detection's 17 keypoints within 1 px in the frame, scores within 1e-3.
 
 One frame is letterboxed (it is larger than the input and of another aspect), so the keypoints' way back
@@ -15,6 +15,7 @@ from mrcnn_edge.model.eager import EagerPredictor
 from mrcnn_edge.runtime import Predictor
 
 from helpers.parity import assert_keypoint_parity
+from helpers.random_init import KEYPOINT_DETECTIONS, random_init_settings
 
 ARCH = "keypointrcnn_resnet50_fpn"
 SIZES = [(320, 416), (384, 384)]
@@ -32,12 +33,12 @@ def test_keypoints_match_eager_through_onnx_and_plugins(exported_model, surgerie
 
     onnx_path = exported_model(ARCH, size)
     weights = os.path.join(os.path.dirname(onnx_path), f"{ARCH}.pth")  # the fixture's checkpoint
-    model, _ = load_model(weights, box_score_thresh=0.0)
+    model, _ = load_model(weights, **random_init_settings(ARCH))
     eager = EagerPredictor(model, input_size=size)
     predictors = {"model.onnx": Predictor.from_onnx(onnx_path),
                   "model.trt.onnx": Predictor.from_path(surgeried_model(ARCH, size).path)}
     for name, frame in _frames(size).items():
         expected = eager(frame)
-        assert expected.keypoints.shape == (100, 17, 3)  # detections exist: the comparison is not vacuous
+        assert expected.keypoints.shape == (KEYPOINT_DETECTIONS, 17, 3)  # detections exist: the comparison is not vacuous
         for artifact, predictor in predictors.items():
             assert_keypoint_parity(expected, predictor(frame), f"{artifact} at {size}, {name} frame")

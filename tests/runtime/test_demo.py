@@ -1,6 +1,7 @@
 """The real model end to end: the demo, and `run` against the Predictor on the same frames."""
 import json
 import os
+import shutil
 
 import pytest
 
@@ -49,7 +50,7 @@ def test_run_jsonl_matches_the_predictor_on_the_same_frames(demo, tmp_path):
             assert (mask_utils.decode(d["mask"]).astype(bool) == mask).all()
 
 
-def test_with_tensorrt_the_demo_builds_through_the_chain(monkeypatch, tmp_path):
+def test_with_tensorrt_the_demo_builds_through_the_chain(exported_model, monkeypatch, tmp_path):
     """Where TensorRT is installed the demo's engine comes from `build`'s chain: surgery, fp16 and `check`
     against TensorRT's rules before the engine. A fake tensorrt and engine builder stand in for TensorRT,
     which cannot run here; the graph handed to the builder is recorded and checked again."""
@@ -60,8 +61,6 @@ def test_with_tensorrt_the_demo_builds_through_the_chain(monkeypatch, tmp_path):
     from mrcnn_edge import chain
     from mrcnn_edge.engine import metadata
     from mrcnn_edge.engine.result import BuildResult
-    from mrcnn_edge.export.onnx_export import export_onnx
-    from mrcnn_edge.model.zoo import default_checkpoint
     from mrcnn_edge.demo import best_artifact
 
     trt = types.SimpleNamespace(__version__="10.3.0")
@@ -80,7 +79,9 @@ def test_with_tensorrt_the_demo_builds_through_the_chain(monkeypatch, tmp_path):
     builder = types.ModuleType("mrcnn_edge.engine.tensorrt_build")
     builder.preflight, builder.build_engine = (lambda *a: None), build_engine
     monkeypatch.setitem(sys.modules, "mrcnn_edge.engine.tensorrt_build", builder)
-    onnx_path = export_onnx(default_checkpoint(), str(tmp_path / "model.onnx"), (320, 320), progress=False).path
+    shared = exported_model("shipped", (320, 320))  # copied: the chain writes beside it
+    onnx_path = shutil.copyfile(shared, str(tmp_path / "model.onnx"))
+    shutil.copyfile(shared[:-5] + ".json", str(tmp_path / "model.json"))
     assert best_artifact(onnx_path) == str(tmp_path / "model.fp16.engine")
     assert handed == [(str(tmp_path / "model.fp16.trt.onnx"), "fp16")]
     assert checked == [(handed[0][0], "10.3")]  # the installed release's rules, before the build

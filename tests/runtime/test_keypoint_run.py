@@ -13,12 +13,8 @@ SIZE = 320
 
 
 @pytest.fixture(scope="module")
-def keypoint_onnx(tmp_path_factory):
-    from mrcnn_edge.export.onnx_export import export_onnx
-    from mrcnn_edge.model.zoo import default_checkpoint
-
-    out = str(tmp_path_factory.mktemp("kp") / "figures_light.onnx")
-    return export_onnx(default_checkpoint("keypoints"), out, (SIZE, SIZE), progress=False).path
+def keypoint_onnx(exported_model):
+    return exported_model("shipped_keypoints", (SIZE, SIZE))  # shared with tests/serving
 
 
 @pytest.fixture(scope="module")

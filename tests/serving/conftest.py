@@ -6,24 +6,15 @@ from triton_helpers import LOCAL_BACKEND, SIZE, THREADS, free_ports, require_tri
 
 
 @pytest.fixture(scope="session")
-def light_models(exported_model, tmp_path_factory):
+def light_models(exported_model):
     """(batch-1 model.onnx, dynamic-batch model.onnx) of the shipped light model at SIZE."""
-    from mrcnn_edge.export.onnx_export import export_onnx
-    from mrcnn_edge.model.zoo import default_checkpoint
-
-    batched = str(tmp_path_factory.mktemp("batched") / "light_b.onnx")
-    return exported_model("shipped", SIZE), export_onnx(default_checkpoint(), batched, SIZE, batch_size=None,
-                                                        progress=False).path
+    return exported_model("shipped", SIZE), exported_model("shipped", SIZE, batch_size=None)
 
 
 @pytest.fixture(scope="session")
-def keypoint_model(tmp_path_factory):
-    """The shipped keypoint model's model.onnx at SIZE."""
-    from mrcnn_edge.export.onnx_export import export_onnx
-    from mrcnn_edge.model.zoo import default_checkpoint
-
-    out = str(tmp_path_factory.mktemp("keypoints") / "figures_light.onnx")
-    return export_onnx(default_checkpoint("keypoints"), out, SIZE, progress=False).path
+def keypoint_model(exported_model):
+    """The shipped keypoint model's model.onnx at SIZE (shared with tests/runtime/test_keypoint_run.py)."""
+    return exported_model("shipped_keypoints", SIZE)
 
 
 @pytest.fixture(scope="session")

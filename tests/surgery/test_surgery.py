@@ -13,6 +13,7 @@ from mrcnn_edge.runtime.preprocess import letterbox
 from mrcnn_edge.surgery.cpu_runner import PluginGraphRunner
 from mrcnn_edge.surgery.plugins import NMS, PLUGIN_DOMAIN, ROI_ALIGN, check_plugin_node
 from mrcnn_edge.surgery.surgeon import surgeon
+from mrcnn_edge.threads import ort_session_options
 
 CASES = [  # (arch, H, W): every architecture, square and non-square, shared with tests/export
     ("shipped", 512, 512), ("shipped", 320, 448),
@@ -25,7 +26,7 @@ NUM_IMAGES = 3
 def _run_ort(path, images):
     import onnxruntime as ort
 
-    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(path, ort_session_options(ort), providers=["CPUExecutionProvider"])
     return dict(zip([o.name for o in session.get_outputs()], session.run(None, {"images": images})))
 
 

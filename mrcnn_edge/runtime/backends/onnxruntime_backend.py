@@ -14,6 +14,7 @@ from ..preprocess import check_images
 from . import note
 from .mask_rows import pad_head_rows, trim_mask_rows
 from ...sidecar import read_sidecar
+from ...threads import ort_session_options
 
 PASSES = "trim_mask_rows"  # applied to the graph before ORT optimises it
 
@@ -68,20 +69,8 @@ class OnnxRuntimeBackend:
         self.session = self._session(ort, path, threads, cache=not cuda)  # the cache is CPU-specific
         self._check_contract(path)
 
-    @staticmethod
-    def _session_options(ort, threads: int | None):
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
-        options.inter_op_num_threads = 1  # one chain of big ops: parallelism within ops pays, across does not
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3  # the cache is used on this machine only: its hardware warning is moot
-        # ORT's idle workers spin after each run by default; in a stream the host then draws and encodes
-        # the frame on the same cores, and the spinning threads take their time from it.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return options
-
     def _session(self, ort, path: str, threads: int | None, cache: bool):
-        options = self._session_options(ort, threads)
+        options = ort_session_options(ort, threads)
         optimized = optimized_path(path)
         try:
             if cache and os.path.isfile(optimized):
@@ -92,14 +81,22 @@ class OnnxRuntimeBackend:
                 return ort.InferenceSession(self._trimmed(path), options, providers=self.providers)
             for stale in stale_caches(path, ".ort_opt.onnx"):
                 os.remove(stale)
-            # ORT writes the cache while the session starts: written under a name of this process's own and
-            # renamed when whole, so that a second process starting on the same model never reads half a file
-            partial = options.optimized_model_filepath = f"{optimized}.{os.getpid()}.partial"
+            return self._session_writing_cache(ort, path, options, optimized)
+        except Exception as e:  # ORT raises its own exception types for unreadable or invalid graphs
+            raise UserError(f"{path} is not a loadable ONNX model ({str(e).splitlines()[0][:160]})") from None
+
+    def _session_writing_cache(self, ort, path: str, options, optimized: str):
+        """ORT writes the cache while the session starts: under a name of this process's own, renamed when
+        whole, so that a second process starting on the same model never reads half a file; and removed
+        if the session fails to start, so that no half file stays beside the model."""
+        partial = options.optimized_model_filepath = f"{optimized}.{os.getpid()}.partial"
+        try:
             session = ort.InferenceSession(self._trimmed(path), options, providers=self.providers)
             os.replace(partial, optimized)
             return session
-        except Exception as e:  # ORT raises its own exception types for unreadable or invalid graphs
-            raise UserError(f"{path} is not a loadable ONNX model ({str(e).splitlines()[0][:160]})") from None
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
 
     @staticmethod
     def _trimmed(path: str) -> str | bytes:

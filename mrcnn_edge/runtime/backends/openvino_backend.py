@@ -20,6 +20,7 @@ import numpy as np
 
 from ...errors import UserError
 from ...sidecar import read_sidecar
+from ...threads import requested_threads
 from ..preprocess import check_images
 from . import note
 from .mask_rows import pad_head_rows, trim_mask_rows
@@ -75,6 +76,7 @@ class OpenVINOBackend:
         self.cache_dir = cache_dir(path) if cache else None
         config: dict[str, str | int] = {"PERFORMANCE_HINT": "LATENCY",
                                         "INFERENCE_PRECISION_HINT": self.inference_precision}
+        threads = requested_threads(threads)  # else OpenVINO's own default: its physical cores
         if threads and device == "CPU":
             config["INFERENCE_NUM_THREADS"] = threads
         if self.cache_dir:

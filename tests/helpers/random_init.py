@@ -1,0 +1,41 @@
+"""Seeded random inits of the ResNet-50 architectures, and the test-time settings they are exported and run with
+(tests/conftest.py's exported_model; the parity tests' eager side)."""
+import torch
+from torch import nn
+
+
+def random_resnet_checkpoint(arch: str, path: str) -> str:
+    """Seeded random init with 4 classes (a keypoint arch: torchvision's person class), the last layers redrawn small.
+
+    The classifier: the default init leaves every score tied near 1/C and std 0.5 saturates them all at
+    1.0 (measured); ties make the kept set depend on tie-breaking, and this way all 100 scores differ.
+    The mask logits: the default init (kaiming) saturates 66% of v2's mask probabilities to exactly 0.0
+    or 1.0 (measured), so bilinear upsampling puts whole rows of pasted pixels at exactly 0.5, the paste
+    threshold, where cv2 and torch round 1 ulp apart: up to 49 pixels of a mask flipped (both pastes
+    are torchvision's formula). With std 0.01 no probability is exactly 0 or 1 and the pastes agree."""
+    from mrcnn_edge.model.architectures import build_model
+    from mrcnn_edge.model.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    keypoints = arch.startswith("keypointrcnn")  # torchvision's layout: person and background
+    model = build_model(arch, num_classes=2 if keypoints else 5)
+    nn.init.normal_(model.roi_heads.box_predictor.cls_score.weight, std=0.01)
+    if keypoints:  # heatmap logits of order 1 (the default init's reach 50), so a score's 1e-3 is not rounding
+        nn.init.normal_(model.roi_heads.keypoint_predictor.kps_score_lowres.weight, std=0.001)
+    else:
+        nn.init.normal_(model.roi_heads.mask_predictor.mask_fcn_logits.weight, std=0.01)
+    save_checkpoint(path, model, arch=arch, classes=["person"] if keypoints else [f"c{i}" for i in range(1, 5)])
+    return path
+
+
+# The keypoint head (8 convs of 512 channels on each detection's 14x14 RoI) is 2/3 of the keypoint model's time
+# at 100 detections: a frame takes 3.2 s, 1.0 s at 25 (measured, one thread). Every detection is checked
+# alike, so 25 of them prove what 100 do.
+KEYPOINT_DETECTIONS = 25
+
+
+def random_init_settings(arch: str) -> dict:
+    """The test-time settings a random init is exported and run eager with: every score kept, so that
+    detections exist; fewer of them for the keypoint model."""
+    keypoints = {"box_detections_per_img": KEYPOINT_DETECTIONS} if arch.startswith("keypointrcnn") else {}
+    return {"box_score_thresh": 0.0, **keypoints}
