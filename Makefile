@@ -59,8 +59,9 @@ test-cpp: setup
 
 # Two workers, one per core: much of the suite is single-threaded Python (export, surgery, quantisation). A file
 # stays on one worker (its module fixtures are made once); the workers share the exports (tests/helpers/shared.py).
+# Files go out in collection order, which tests/conftest.py makes heaviest first.
 test-py: setup
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 test: setup sysdeps test-cpp test-py
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 SIZES = ((320, 320), (320, 448))
-# the keypoint oracle's one photo per size, the square and the non-square (both photos in all): its head
-# (8 convs of 512 on each of 100 detections) makes a frame cost ~8 s on 2 cores
-KEYPOINT_PHOTOS = {(320, 320): "astronaut", (320, 448): "coffee"}
+# One photo per size, the square and the non-square (both photos in all), where a frame costs the most: the
+# keypoint oracle (8 convs of 512 on each detection) and R-101 (twice R-50's res4 blocks)
+PHOTO_OF_SIZE = {(320, 320): "astronaut", (320, 448): "coffee"}
 _PHOTOS = {  # name -> (row, col) of each size's crop
     "astronaut": ((96, 96), (0, 32)),
     "coffee": ((40, 140), (40, 76)),

@@ -6,7 +6,7 @@
 As make_reference.py: detectron2's source, not installed and without its C++ ops; its config
 COCO-Keypoints/keypoint_rcnn_R_50_FPN_3x.yaml gives the architecture (1x differs only in the schedule), its
 DetectionCheckpointer reads the generated .pkl, GeneralizedRCNN.inference runs on the CPU. Stored per
-size, on its one photo (frames.KEYPOINT_PHOTOS): boxes, scores, classes (1-based, as ours) and
+size, on its one photo (frames.PHOTO_OF_SIZE): boxes, scores, classes (1-based, as ours) and
 pred_keypoints [N,17,3] as its Instances hold them (x, y, detectron2's keypoint score), all after
 detector_postprocess (scale 1). About 40 KB.
 """
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from detectron2_oracle.frames import KEYPOINT_PHOTOS, frames  # noqa: E402
+from detectron2_oracle.frames import PHOTO_OF_SIZE, frames  # noqa: E402
 from detectron2_oracle.make_reference import detectron2_commit, detectron2_model  # noqa: E402
 from detectron2_oracle.weights import KEYPOINT_CLASSES, SEED, digest, make_weights, write_pkl  # noqa: E402
 
@@ -49,7 +49,7 @@ def main(source: str) -> None:
         print(f"weights digest {digest(state)} (weights.DIGESTS records it)")
         weights = write_pkl(os.path.join(tmp, "keypoint_r50.pkl"), state)
         model = detectron2_model(source, 50, weights, CONFIG, KEYPOINT_CLASSES)
-        for size, name in KEYPOINT_PHOTOS.items():
+        for size, name in PHOTO_OF_SIZE.items():
             result = run(model, frames(size)[name])
             scores, kp_scores = result["scores"], result["keypoints"][..., 2]
             print(f"{size} {name}: {len(scores)} detections, scores {scores.max():.3f}..{scores.min():.3f}, "

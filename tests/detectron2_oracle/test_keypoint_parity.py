@@ -1,6 +1,6 @@
 """Keypoint R-CNN parity with detectron2 itself: its stored outputs (reference_keypoints.npz, made by
 make_reference_keypoints.py from the seeded keypoint_rcnn_R_50_FPN weights of weights.py) against our
-export of the same .pkl at two sizes (one photo each, frames.KEYPOINT_PHOTOS), through model.onnx on ONNX
+export of the same .pkl at two sizes (one photo each, frames.PHOTO_OF_SIZE), through model.onnx on ONNX
 Runtime and model.trt.onnx on the plugins' CPU reference. As the torchvision keypoint parity
 (export/test_keypoint_parity.py): each of detectron2's detections matched to ours by box IoU >= 0.99, its 17
 keypoints within 1 px, their scores (detectron2's softmax scores, its pred_keypoints[..., 2]) within 1e-3.
@@ -17,7 +17,7 @@ from helpers.parity import assert_keypoint_parity
 from helpers.random_init import KEYPOINT_DETECTIONS
 from mrcnn_edge.model.eager import Prediction
 
-from .frames import KEYPOINT_PHOTOS, frames
+from .frames import PHOTO_OF_SIZE, frames
 
 REFERENCE = os.path.join(os.path.dirname(__file__), "reference_keypoints.npz")
 ARTIFACTS = {"model.onnx": dict(backend="onnxruntime"), "model.trt.onnx": {}}  # -> Predictor.from_path's
@@ -40,7 +40,7 @@ def detectron2_prediction(reference, size, photo, top: int | None = None) -> Pre
                       reference[f"{key}/classes"][:top], keypoints=keypoints, keypoint_scores=scores)
 
 
-@pytest.mark.parametrize("size", list(KEYPOINT_PHOTOS), ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", list(PHOTO_OF_SIZE), ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("artifact", list(ARTIFACTS))
 def test_keypoints_match_detectron2(detectron2_export, keypoint_reference, size, artifact):
     from mrcnn_edge.runtime import Predictor
@@ -49,7 +49,7 @@ def test_keypoints_match_detectron2(detectron2_export, keypoint_reference, size,
     predictor = Predictor.from_path(path, **ARTIFACTS[artifact])
     assert predictor.keypoint_decode == "detectron2" and predictor.class_names == ["person"]  # from the sidecar
     assert predictor.keypoint_layout.num_keypoints == 17 and predictor.keypoint_layout.limbs
-    photo = KEYPOINT_PHOTOS[size]
+    photo = PHOTO_OF_SIZE[size]
     expected = detectron2_prediction(keypoint_reference, size, photo, top=KEYPOINT_DETECTIONS)
     assert len(expected.scores) == KEYPOINT_DETECTIONS  # the oracle covers real detections
     assert_keypoint_parity(expected, predictor(frames(size)[photo]), f"{artifact} at {size}, {photo}")
@@ -58,7 +58,7 @@ def test_keypoints_match_detectron2(detectron2_export, keypoint_reference, size,
 def test_reference_is_a_meaningful_oracle(keypoint_reference):
     """Detection scores untied and in decreasing order; keypoint scores spread well above 1e-3 (the tolerance) and above
     1 / 56^2 (a flat heatmap's); keypoints inside their boxes; the commit recorded."""
-    for size, photo in KEYPOINT_PHOTOS.items():
+    for size, photo in PHOTO_OF_SIZE.items():
         p = detectron2_prediction(keypoint_reference, size, photo)
         assert len(np.unique(p.scores)) == len(p.scores) and set(p.classes.tolist()) == {1}
         assert (np.diff(p.scores) < 0).all()  # in score order: the first 25 are detectron2's top 25
