@@ -8,8 +8,8 @@ from mrcnn_edge.threads import requested_threads
 from helpers.random_init import random_init_settings, random_resnet_checkpoint
 from helpers.shared import made_once, result_made_once, run_folder
 
-# Tests share 2 cores with each other's subprocesses and, under `make test`, with a second pytest-xdist
-# worker: one thread per session then (torch's, and through $MRCNN_EDGE_THREADS ONNX Runtime's and OpenVINO's,
+# Tests share 2 cores with each other's subprocesses and, under `make test`, with the other pytest-xdist
+# workers: one thread per session then (torch's, and through $MRCNN_EDGE_THREADS ONNX Runtime's and OpenVINO's,
 # also in the CLI's subprocesses), two when pytest runs alone. Measured: two plugin-graph runs side by side
 # on 2 cores take 7.6 s with one thread each, 9.3 s with two.
 if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -17,7 +17,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("CPU_EXEC_WORKERS", "1")  # the CUDA kernels' execution layer: one worker thread
 torch.set_num_threads(requested_threads() or 2)
 
-# The heaviest files first, heaviest first (seconds of test time in one run: two workers, 2 cores). Under `make test`
+# The heaviest files, heaviest first (seconds of test time in one run: two workers, 2 cores). Under `make test`
 # (--no-loadscope-reorder) a free xdist worker takes the next file in collection order, so the heavy files start
 # early and the light ones fill the end. xdist's own order (most tests first) left files of two 60-second tests
 # to the end, on one worker, while the other sat idle (measured: 67 s apart).

@@ -79,7 +79,7 @@ def test_with_tensorrt_the_demo_builds_through_the_chain(exported_model, monkeyp
     builder = types.ModuleType("mrcnn_edge.engine.tensorrt_build")
     builder.preflight, builder.build_engine = (lambda *a: None), build_engine
     monkeypatch.setitem(sys.modules, "mrcnn_edge.engine.tensorrt_build", builder)
-    shared = exported_model("shipped", (320, 320))  # copied: the chain writes beside it
+    shared = exported_model("shipped", (320, 448))  # copied: the chain writes beside it
     onnx_path = shutil.copyfile(shared, str(tmp_path / "model.onnx"))
     shutil.copyfile(shared[:-5] + ".json", str(tmp_path / "model.json"))
     assert best_artifact(onnx_path) == str(tmp_path / "model.fp16.engine")

@@ -1,20 +1,20 @@
 """A real Triton Inference Server (the nvidia-pytriton wheel's binary) on 127.0.0.1, serving the shipped
-light model at 320x320 through the `python` kind of export-triton: started once per session."""
+light model (triton_helpers.SIZE) through the `python` kind of export-triton: started once per session."""
 import pytest
 
-from triton_helpers import LOCAL_BACKEND, SIZE, THREADS, free_ports, require_tritonserver, write_repository
+from triton_helpers import BATCHED_SIZE, KEYPOINT_SIZE, LOCAL_BACKEND, SIZE, THREADS, free_ports, require_tritonserver, write_repository
 
 
 @pytest.fixture(scope="session")
 def light_models(exported_model):
-    """(batch-1 model.onnx, dynamic-batch model.onnx) of the shipped light model at SIZE."""
-    return exported_model("shipped", SIZE), exported_model("shipped", SIZE, batch_size=None)
+    """(batch-1 model.onnx at SIZE, dynamic-batch model.onnx at BATCHED_SIZE) of the shipped light model."""
+    return exported_model("shipped", SIZE), exported_model("shipped", BATCHED_SIZE, batch_size=None)
 
 
 @pytest.fixture(scope="session")
 def keypoint_model(exported_model):
-    """The shipped keypoint model's model.onnx at SIZE (shared with tests/runtime/test_keypoint_run.py)."""
-    return exported_model("shipped_keypoints", SIZE)
+    """The shipped keypoint model's model.onnx at KEYPOINT_SIZE (shared with tests/runtime/test_keypoint_run.py)."""
+    return exported_model("shipped_keypoints", KEYPOINT_SIZE)
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +38,7 @@ def local_light(light_models):
 
 @pytest.fixture(scope="session")
 def frames():
-    """Synthetic val images (512x512: letterboxed to 320 on the client, as any frame)."""
+    """Synthetic val images (512x512: letterboxed to the model's size on the client, as any frame)."""
     from mrcnn_edge.data.synthetic import VAL, sample
 
     return [sample(VAL, i)[0] for i in range(4)]

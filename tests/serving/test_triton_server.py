@@ -11,7 +11,8 @@ import time
 import numpy as np
 import pytest
 
-from triton_helpers import LOCAL_BACKEND, THREADS, free_ports, grpc_url, http_url, require_tritonserver, write_repository
+from triton_helpers import (LOCAL_BACKEND, SIZE, THREADS, free_ports, grpc_url, http_url, require_tritonserver,
+                            write_repository)
 from mrcnn_edge.errors import UserError
 from mrcnn_edge.runtime.predictor import Predictor
 
@@ -34,7 +35,7 @@ def test_python_backend_repository_loads(triton_server, local_light):
     for name in ("light", "light_b", "contract_mismatch"):
         assert client.is_model_ready(name), name
     remote = Predictor.from_path(grpc_url(triton_server))
-    assert remote.class_names == local_light.class_names and remote.input_size == (320, 320)
+    assert remote.class_names == local_light.class_names and remote.input_size == SIZE
     assert remote.backend_name == f"triton grpc {triton_server.endpoints['grpc']}/light"
 
 
@@ -140,7 +141,7 @@ def test_wrong_dtype_or_shape_gets_tritons_error_and_the_next_request_succeeds(t
         remote.backend.infer_raw(images.astype(np.float32))
     with pytest.raises(UserError, match="rejected the request: .*unexpected shape for input 'images'"):
         remote.backend.infer_raw(images[:, :, :160])
-    with pytest.raises(UserError, match="takes uint8 images 1x3x320x320, not 1x3x160x320 uint8"):
+    with pytest.raises(UserError, match="takes uint8 images 1x3x320x448, not 1x3x160x448 uint8"):
         remote.infer(images[:, :, :160])  # checked on the client before it is sent
     assert_raw_equal(remote.infer(images), local_light.infer(images))
 

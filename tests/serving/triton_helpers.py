@@ -2,7 +2,9 @@
 from helpers import skip_or_fail
 from mrcnn_edge.serving.server import free_ports  # noqa: F401 (the tests import it from here)
 
-SIZE = (320, 320)
+# Sizes other tests export too, so each is exported once a run (tests/conftest.py's exported_model): the light model
+# at 320x448, its batching flavour at 512x512, the keypoint model at 320x320
+SIZE, BATCHED_SIZE, KEYPOINT_SIZE = (320, 448), (512, 512), (320, 320)
 THREADS = 2  # ONNX Runtime threads on both sides: the test machine has 2 cores
 # The server's Python backend runs ONNX Runtime, so "local" is ONNX Runtime too (auto would take OpenVINO,
 # whose float sums round differently in the last bits)
