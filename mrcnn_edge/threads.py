@@ -1,6 +1,6 @@
 """How many threads one inference session takes, and ONNX Runtime's session options: one source for the ONNX
-Runtime and OpenVINO backends, the plugin graph runner (surgery) and calibration. Bottom layer: it imports
-nothing of the package but errors, and nothing heavy.
+Runtime and OpenVINO backends and the plugin graph runner (surgery). Bottom layer: it imports nothing of the
+package but errors, and nothing heavy.
 
 By default a session takes every core. $MRCNN_EDGE_THREADS caps it: several processes on one machine (one
 `run` per camera, or test workers) each take their share instead of all fighting for every core.
@@ -26,7 +26,7 @@ def requested_threads(threads: int | None = None) -> int | None:
     return int(value)
 
 
-def ort_session_options(ort, threads: int | None = None, optimize: bool = True):
+def ort_session_options(ort, threads: int | None = None):
     """ONNX Runtime's options for one session of `threads` intra-op threads (None: $MRCNN_EDGE_THREADS, else
     every core)."""
     options = ort.SessionOptions()
@@ -38,6 +38,4 @@ def ort_session_options(ort, threads: int | None = None, optimize: bool = True):
     # on the same cores, and the plugin runner runs its plugins between segments: the spinning threads take
     # their time from both (measured: two plugin-graph runs side by side on 2 cores, 6% slower with spinning).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    if not optimize:
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     return options

@@ -65,8 +65,8 @@ def exported_model(tmp_path_factory, shipped_checkpoint):
     """exported_model(arch, (H, W), batch_size=1) -> path of model.onnx, exported once per run and shared by
     the run's workers (tests/helpers/shared.py).
 
-    arch "shipped" is the shipped checkpoint, "shipped_keypoints" the shipped keypoint model; the ResNet-50 architectures are seeded random inits exported with
-    random_init_settings. batch_size None: a dynamic batch axis.
+    arch "shipped" is the shipped checkpoint, "shipped_keypoints" the shipped keypoint model; the ResNet-50
+    architectures are seeded random inits exported with random_init_settings. batch_size None: a dynamic batch axis.
     """
     from mrcnn_edge.export.onnx_export import export_onnx
     from mrcnn_edge.model.zoo import default_checkpoint

@@ -56,8 +56,8 @@ def test_keypoints_match_detectron2(detectron2_export, keypoint_reference, size,
 
 
 def test_reference_is_a_meaningful_oracle(keypoint_reference):
-    """Detection scores untied and in decreasing order; keypoint scores spread well above 1e-3 (the tolerance) and above
-    1 / 56^2 (a flat heatmap's); keypoints inside their boxes; the commit recorded."""
+    """Detection scores untied and in decreasing order; keypoint scores spread well above 1e-3 (the tolerance) and
+    above 1 / 56^2 (a flat heatmap's); keypoints inside their boxes; the commit recorded."""
     for size, photo in PHOTO_OF_SIZE.items():
         p = detectron2_prediction(keypoint_reference, size, photo)
         assert len(np.unique(p.scores)) == len(p.scores) and set(p.classes.tolist()) == {1}

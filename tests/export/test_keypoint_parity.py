@@ -1,6 +1,7 @@
 """Keypoint R-CNN parity: torchvision's keypointrcnn_resnet50_fpn (seeded weights, detections at every score,
-the top 25: helpers/random_init.py says why) exported at two sizes, through model.onnx on ONNX Runtime and model.trt.onnx on our plugins, against
-torchvision eager, the oracle: every detection's 17 keypoints within 1 px in the frame, scores within 1e-3.
+the top 25: helpers/random_init.py says why) exported at two sizes, through model.onnx on ONNX Runtime and
+model.trt.onnx on our plugins, against torchvision eager, the oracle: every detection's 17 keypoints within
+1 px in the frame, scores within 1e-3.
 
 One frame is letterboxed (it is larger than the input and of another aspect), so the keypoints' way back
 to the frame is checked as well as the decode.
@@ -39,6 +40,7 @@ def test_keypoints_match_eager_through_onnx_and_plugins(exported_model, surgerie
                   "model.trt.onnx": Predictor.from_path(surgeried_model(ARCH, size).path)}
     for name, frame in _frames(size).items():
         expected = eager(frame)
-        assert expected.keypoints.shape == (KEYPOINT_DETECTIONS, 17, 3)  # detections exist: the comparison is not vacuous
+        # detections exist: the comparison is not vacuous
+        assert expected.keypoints.shape == (KEYPOINT_DETECTIONS, 17, 3)
         for artifact, predictor in predictors.items():
             assert_keypoint_parity(expected, predictor(frame), f"{artifact} at {size}, {name} frame")

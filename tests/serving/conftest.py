@@ -2,7 +2,8 @@
 light model (triton_helpers.SIZE) through the `python` kind of export-triton: started once per session."""
 import pytest
 
-from triton_helpers import BATCHED_SIZE, KEYPOINT_SIZE, LOCAL_BACKEND, SIZE, THREADS, free_ports, require_tritonserver, write_repository
+from triton_helpers import (BATCHED_SIZE, KEYPOINT_SIZE, LOCAL_BACKEND, SIZE, THREADS, free_ports, require_tritonserver,
+                            write_repository)
 
 
 @pytest.fixture(scope="session")
