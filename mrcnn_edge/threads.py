@@ -1,6 +1,6 @@
 """How many threads one inference session takes, and ONNX Runtime's session options: one source for the ONNX
-Runtime and OpenVINO backends and the plugin graph runner (surgery). Bottom layer: it imports nothing of the
-package but errors, and nothing heavy.
+Runtime and OpenVINO backends, the plugin graph runner (surgery) and calibration. Bottom layer: it imports
+nothing of the package but errors, and nothing heavy.
 
 By default a session takes every core. $MRCNN_EDGE_THREADS caps it: several processes on one machine (one
 `run` per camera, or test workers) each take their share instead of all fighting for every core.

@@ -21,6 +21,7 @@ from ..errors import UserError
 from ..files import REEXPORT, read_onnx
 from ..names import CALIBRATION_METHOD, CALIBRATION_METHODS, calibration_cache_path
 from ..sidecar import read_sidecar
+from ..threads import ort_session_options
 from .calibration_data import LetterboxedReader, calibration_frames
 from .placement import QUANTIZED_OP_TYPES
 
@@ -44,11 +45,20 @@ class CalibrationResult:
 
 
 def _calibrator(onnx_path: str, method: str, workdir: str):
+    import onnxruntime as ort
+
     extra = {"symmetric": True}  # TensorRT's INT8 is symmetric; ORT runs symmetric ranges too
     if method == "percentile":
         extra.update(percentile=99.999, num_bins=2048)
-    return create_calibrator(onnx_path, QUANTIZED_OP_TYPES, os.path.join(workdir, "augmented.onnx"),
-                             calibrate_method=METHODS[method], extra_options=extra)
+    calibrator = create_calibrator(onnx_path, QUANTIZED_OP_TYPES, os.path.join(workdir, "augmented.onnx"),
+                                   calibrate_method=METHODS[method], extra_options=extra)
+    # ORT's calibrator session takes every core and spins: ours takes $MRCNN_EDGE_THREADS, as every inference
+    # session does (threads.py). Still unoptimised, as ORT makes it: a fusion would hide the tensors to range.
+    options = ort_session_options(ort)
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    calibrator.infer_session = ort.InferenceSession(calibrator.augmented_model_path, options,
+                                                    providers=calibrator.execution_providers)
+    return calibrator
 
 
 def calibrate(onnx_path: str, source: str = "synthetic", method: str = CALIBRATION_METHOD, num_images: int = 32,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from helpers.parity import assert_keypoint_parity
-from helpers.random_init import KEYPOINT_DETECTIONS
+from helpers.random_init import DETECTIONS
 from mrcnn_edge.model.eager import Prediction
 
 from .frames import PHOTO_OF_SIZE, frames
@@ -45,13 +45,13 @@ def detectron2_prediction(reference, size, photo, top: int | None = None) -> Pre
 def test_keypoints_match_detectron2(detectron2_export, keypoint_reference, size, artifact):
     from mrcnn_edge.runtime import Predictor
 
-    path = detectron2_export(50, size, artifact == "model.trt.onnx", head="keypoint", detections=KEYPOINT_DETECTIONS)
+    path = detectron2_export(50, size, artifact == "model.trt.onnx", head="keypoint", detections=DETECTIONS)
     predictor = Predictor.from_path(path, **ARTIFACTS[artifact])
     assert predictor.keypoint_decode == "detectron2" and predictor.class_names == ["person"]  # from the sidecar
     assert predictor.keypoint_layout.num_keypoints == 17 and predictor.keypoint_layout.limbs
     photo = PHOTO_OF_SIZE[size]
-    expected = detectron2_prediction(keypoint_reference, size, photo, top=KEYPOINT_DETECTIONS)
-    assert len(expected.scores) == KEYPOINT_DETECTIONS  # the oracle covers real detections
+    expected = detectron2_prediction(keypoint_reference, size, photo, top=DETECTIONS)
+    assert len(expected.scores) == DETECTIONS  # the oracle covers real detections
     assert_keypoint_parity(expected, predictor(frames(size)[photo]), f"{artifact} at {size}, {photo}")
 
 

@@ -16,7 +16,7 @@ from mrcnn_edge.model.eager import EagerPredictor
 from mrcnn_edge.runtime import Predictor
 
 from helpers.parity import assert_keypoint_parity
-from helpers.random_init import KEYPOINT_DETECTIONS, random_init_settings
+from helpers.random_init import DETECTIONS, random_init_settings
 
 ARCH = "keypointrcnn_resnet50_fpn"
 SIZES = [(320, 416), (384, 384)]
@@ -41,6 +41,6 @@ def test_keypoints_match_eager_through_onnx_and_plugins(exported_model, surgerie
     for name, frame in _frames(size).items():
         expected = eager(frame)
         # detections exist: the comparison is not vacuous
-        assert expected.keypoints.shape == (KEYPOINT_DETECTIONS, 17, 3)
+        assert expected.keypoints.shape == (DETECTIONS, 17, 3)
         for artifact, predictor in predictors.items():
             assert_keypoint_parity(expected, predictor(frame), f"{artifact} at {size}, {name} frame")

@@ -13,6 +13,7 @@ from mrcnn_edge.model.eager import EagerPredictor
 from mrcnn_edge.runtime import Predictor
 
 from helpers.parity import assert_parity
+from helpers.random_init import random_init_settings
 
 NUM_LIGHT_IMAGES = 20
 
@@ -42,7 +43,7 @@ def test_resnet50_random_init_matches_eager(exported_model, arch):
     path = exported_model(arch, size)
     predictor = Predictor.from_onnx(path)
     weights = os.path.join(os.path.dirname(path), f"{arch}.pth")  # the fixture's checkpoint
-    model, _ = load_model(weights, box_score_thresh=0.0, min_size=min(size), max_size=max(size))
+    model, _ = load_model(weights, min_size=min(size), max_size=max(size), **random_init_settings(arch))
     eager = EagerPredictor(model)
     for i in range(2):
         frame = np.ascontiguousarray(sample(VAL, i)[0][: size[0], : size[1]])

@@ -20,7 +20,7 @@ CASES = [  # (arch, H, W): every architecture, square and non-square, shared wit
     ("maskrcnn_resnet50_fpn", 320, 416), ("maskrcnn_resnet50_fpn", 384, 384),
     ("maskrcnn_resnet50_fpn_v2", 320, 416), ("maskrcnn_resnet50_fpn_v2", 352, 320),
 ]
-NUM_IMAGES = 2  # each image another 100 detections of every architecture and size
+NUM_IMAGES = 2  # each image more detections of every architecture and size (a random init: 25, all kept)
 
 
 def _ort_session(path):
