@@ -1,4 +1,5 @@
-"""$MRCNN_EDGE_THREADS caps every inference session's threads (ONNX Runtime, OpenVINO, the plugin graph runner):
+"""$MRCNN_EDGE_THREADS caps every inference session's threads (ONNX Runtime, OpenVINO, the plugin graph runner,
+calibration):
 read back from the runtimes themselves, and a bad value is one line."""
 import os
 import shutil
@@ -24,6 +25,19 @@ def test_onnxruntime_sessions_take_the_variable(monkeypatch, value):
     assert ort_session_options(ort, threads=2).intra_op_num_threads == 2  # an explicit count wins
     monkeypatch.delenv(ENV)
     assert ort_session_options(ort).intra_op_num_threads == os.cpu_count()
+
+
+def test_the_calibrator_session_takes_the_variable(model_onnx, tmp_path, monkeypatch):
+    """ONNX Runtime's calibrator makes its own session on every core; calibrate's replaces it, unoptimised as
+    ORT's (a fused graph would hide the tensors to range)."""
+    from mrcnn_edge.precision.calibrate import _calibrator
+
+    monkeypatch.setenv(ENV, "1")
+    session = _calibrator(model_onnx, "minmax", str(tmp_path)).infer_session
+    options = session.get_session_options()
+    assert options.intra_op_num_threads == 1
+    assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    assert session._model_path.endswith("augmented.onnx")
 
 
 def test_openvino_compiles_with_the_variable(model_onnx, tmp_path, monkeypatch):
