@@ -2,7 +2,8 @@
 
 export -> surgery -> (calibrate) -> precision -> check -> TensorRT engine, or without TensorRT the
 ONNX Runtime model of that precision (CPU_ARTIFACTS). Each step is skipped when its artifact exists
-and is newer than its inputs, so a second `build` only redoes what changed. `check` always runs on
+and is newer than its inputs (the export also when made from the same checkpoint, by its hash), so a second
+`build` only redoes what changed. `check` always runs on
 the graph TensorRT would get, with or without TensorRT, so a graph that TensorRT would refuse never
 leaves a CPU-only machine unnoticed.
 """
@@ -20,6 +21,7 @@ from .engine.build import onnxruntime_build
 from .engine.metadata import check_contract, import_tensorrt, onnx_io
 from .engine.result import BuildResult
 from .errors import UserError
+from .files import sha256_of
 from .names import (BUILD_PRECISIONS, CALIBRATION_METHOD, calibration_cache_path, engine_metadata_path,
                     engine_path, is_plugin_graph, model_stem, plugin_graph_path, precision_path)
 from .sidecar import read_sidecar, sidecar_path
@@ -78,10 +80,12 @@ def _export(weights: str, out: str, size, arch, batch_size, steps: _Steps) -> No
     from .export.onnx_export import export_onnx
 
     if os.path.isfile(out) and os.path.isfile(sidecar_path(out)):
-        dynamic = onnx_io(out)["images"]["shape"][0] == -1
-        if (size is not None and tuple(read_sidecar(out)["input_size"]) != tuple(size)) or \
-                dynamic != (batch_size is None):
-            os.remove(out)  # another input size or batch axis asked for: export again
+        sidecar, dynamic = read_sidecar(out), onnx_io(out)["images"]["shape"][0] == -1
+        # another checkpoint of the same name (every detectron2 run writes a model_final.pkl) may be older than
+        # the export: its hash tells, not its time
+        if (size is not None and tuple(sidecar["input_size"]) != tuple(size)) or dynamic != (batch_size is None) \
+                or sidecar.get("checkpoint_sha256") not in (None, sha256_of(weights)):
+            os.remove(out)  # another checkpoint, input size or batch axis asked for: export again
     steps.run("export", out, [weights], lambda: export_onnx(weights, out, size, arch, batch_size=batch_size,
                                                              progress=False), (sidecar_path(out),))
 

@@ -114,3 +114,27 @@ def test_up_to_date(tmp_path):
     os.utime(a, None)
     os.utime(b, (1, 1))
     assert not up_to_date(str(b), [str(a)])
+
+
+def test_another_checkpoint_of_the_same_name_is_exported_again(exported_model, tmp_path, monkeypatch):
+    """Every detectron2 run writes a model_final.pkl: a second run's, older than the first one's export in the
+    same build folder, is still exported again (the sidecar's checkpoint hash differs); the same one is not."""
+    import shutil
+
+    from mrcnn_edge.chain import _export, _Steps
+    from mrcnn_edge.model.zoo import SHIPPED_CHECKPOINT
+
+    out = tmp_path / "build" / "shapes_light.onnx"
+    out.parent.mkdir()
+    source = exported_model("shipped", (320, 448))  # the shipped checkpoint's export: its sidecar has its hash
+    shutil.copyfile(source, out)
+    shutil.copyfile(source[:-5] + ".json", out.parent / "shapes_light.json")
+    same = shutil.copyfile(SHIPPED_CHECKPOINT, tmp_path / "shapes_light.pth")
+    (tmp_path / "other").mkdir()
+    other = _light_checkpoint(tmp_path / "other" / "shapes_light.pth")
+    exported = []
+    monkeypatch.setattr("mrcnn_edge.export.onnx_export.export_onnx", lambda w, o, *a, **k: exported.append(w))
+    for weights in (same, other):
+        os.utime(weights, (1, 1))  # older than the export
+        _export(str(weights), str(out), None, None, 1, _Steps(["export"], progress=False))
+    assert exported == [other]

@@ -28,15 +28,18 @@ def random_resnet_checkpoint(arch: str, path: str) -> str:
     return path
 
 
-# The per-detection heads dominate a random init's frame once every score is kept: the keypoint head (8 convs
-# of 512 channels on each detection's 14x14 RoI) takes a keypoint frame from 1.0 s at 25 detections to 3.2 s at
-# 100, the mask head (4 convs of 256 on 14x14) an R50-FPN frame on ONNX Runtime from 1.15 s to 1.9 s, eager
-# from 1.3 s to 2.3 s (measured, one thread, AVX-512). Every detection passes the same code, so 25 of them prove
-# what 100 do; the detectron2 mask oracle (tests/detectron2_oracle/test_parity.py) keeps the full 100.
+# The per-RoI heads dominate a random init's frame once every score is kept. Per detection: the keypoint head (8
+# convs of 512 channels on each 14x14 RoI) takes a keypoint frame from 1.0 s at 25 detections to 3.2 s at 100,
+# the mask head (4 convs of 256 on 14x14) an R50-FPN frame on ONNX Runtime from 1.15 s to 1.9 s, eager from
+# 1.3 s to 2.3 s. Per proposal: v2's box head (4 convs of 256 on 7x7) takes its frame from 1.5 s at 300
+# proposals to 3.2 s at torchvision's 1000 (measured, one thread, AVX-512). Every RoI passes the same code and
+# the plugins take any count, so these prove what the defaults do; the detectron2 mask oracle
+# (tests/detectron2_oracle/test_parity.py) keeps the defaults, 1000 proposals and 100 detections.
 DETECTIONS = 25
+PROPOSALS = 300
 
 
 def random_init_settings(arch: str) -> dict:
     """The test-time settings a random init is exported and run eager with: every score kept, so that
-    detections exist, and the top DETECTIONS of them."""
-    return {"box_score_thresh": 0.0, "box_detections_per_img": DETECTIONS}
+    detections exist; the top DETECTIONS of them, from the top PROPOSALS of the RPN."""
+    return {"box_score_thresh": 0.0, "box_detections_per_img": DETECTIONS, "rpn_post_nms_top_n_test": PROPOSALS}
