@@ -2,10 +2,9 @@
 
 export -> surgery -> (calibrate) -> precision -> check -> TensorRT engine, or without TensorRT the
 ONNX Runtime model of that precision (CPU_ARTIFACTS). Each step is skipped when its artifact exists
-and is newer than its inputs (the export also when made from the same checkpoint, by its hash), so a second
-`build` only redoes what changed. `check` always runs on
-the graph TensorRT would get, with or without TensorRT, so a graph that TensorRT would refuse never
-leaves a CPU-only machine unnoticed.
+and is newer than its inputs (the export also only when made from the same checkpoint, by its hash), so a
+second `build` only redoes what changed. `check` always runs on the graph TensorRT would get, with or
+without TensorRT, so a graph that TensorRT would refuse never leaves a CPU-only machine unnoticed.
 """
 from __future__ import annotations
 
