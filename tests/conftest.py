@@ -5,7 +5,7 @@ import torch
 
 from mrcnn_edge.threads import requested_threads
 
-from helpers.random_init import random_init_settings, random_resnet_checkpoint
+from helpers.random_init import RANDOM_INIT_SETTINGS, random_resnet_checkpoint
 from helpers.shared import made_once, result_made_once, run_folder
 
 # Tests share 2 cores with each other's subprocesses and, under `make test`, with the other pytest-xdist
@@ -66,7 +66,7 @@ def exported_model(tmp_path_factory, shipped_checkpoint):
     the run's workers (tests/helpers/shared.py).
 
     arch "shipped" is the shipped checkpoint, "shipped_keypoints" the shipped keypoint model; the ResNet-50
-    architectures are seeded random inits exported with random_init_settings. batch_size None: a dynamic batch axis.
+    architectures are seeded random inits exported with RANDOM_INIT_SETTINGS. batch_size None: a dynamic batch axis.
     """
     from mrcnn_edge.export.onnx_export import export_onnx
     from mrcnn_edge.model.zoo import default_checkpoint
@@ -81,7 +81,7 @@ def exported_model(tmp_path_factory, shipped_checkpoint):
                                                            progress=False))
         weights = made_once(root / f"{arch}.pth", lambda path: random_resnet_checkpoint(arch, path))
         return made_once(out, lambda path: export_onnx(weights, path, size, batch_size=batch_size, progress=False,
-                                                       **random_init_settings(arch)))
+                                                       **RANDOM_INIT_SETTINGS))
 
     return get
 

@@ -16,7 +16,7 @@ from mrcnn_edge.model.eager import EagerPredictor
 from mrcnn_edge.runtime import Predictor
 
 from helpers.parity import assert_keypoint_parity
-from helpers.random_init import DETECTIONS, random_init_settings
+from helpers.random_init import DETECTIONS, RANDOM_INIT_SETTINGS
 
 ARCH = "keypointrcnn_resnet50_fpn"
 SIZES = [(320, 416), (384, 384)]
@@ -34,7 +34,7 @@ def test_keypoints_match_eager_through_onnx_and_plugins(exported_model, surgerie
 
     onnx_path = exported_model(ARCH, size)
     weights = os.path.join(os.path.dirname(onnx_path), f"{ARCH}.pth")  # the fixture's checkpoint
-    model, _ = load_model(weights, **random_init_settings(ARCH))
+    model, _ = load_model(weights, **RANDOM_INIT_SETTINGS)
     eager = EagerPredictor(model, input_size=size)
     predictors = {"model.onnx": Predictor.from_onnx(onnx_path),
                   "model.trt.onnx": Predictor.from_path(surgeried_model(ARCH, size).path)}

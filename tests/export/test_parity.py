@@ -13,7 +13,7 @@ from mrcnn_edge.model.eager import EagerPredictor
 from mrcnn_edge.runtime import Predictor
 
 from helpers.parity import assert_parity
-from helpers.random_init import random_init_settings
+from helpers.random_init import RANDOM_INIT_SETTINGS
 
 NUM_LIGHT_IMAGES = 20
 
@@ -43,7 +43,7 @@ def test_resnet50_random_init_matches_eager(exported_model, arch):
     path = exported_model(arch, size)
     predictor = Predictor.from_onnx(path)
     weights = os.path.join(os.path.dirname(path), f"{arch}.pth")  # the fixture's checkpoint
-    model, _ = load_model(weights, min_size=min(size), max_size=max(size), **random_init_settings(arch))
+    model, _ = load_model(weights, min_size=min(size), max_size=max(size), **RANDOM_INIT_SETTINGS)
     eager = EagerPredictor(model)
     for i in range(2):
         frame = np.ascontiguousarray(sample(VAL, i)[0][: size[0], : size[1]])

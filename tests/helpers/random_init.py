@@ -39,7 +39,7 @@ DETECTIONS = 25
 PROPOSALS = 300
 
 
-def random_init_settings(arch: str) -> dict:
-    """The test-time settings a random init is exported and run eager with: every score kept, so that
-    detections exist; the top DETECTIONS of them, from the top PROPOSALS of the RPN."""
-    return {"box_score_thresh": 0.0, "box_detections_per_img": DETECTIONS, "rpn_post_nms_top_n_test": PROPOSALS}
+# The test-time settings every random init is exported and run eager with: every score kept, so that detections
+# exist; the top DETECTIONS of them, from the top PROPOSALS of the RPN.
+RANDOM_INIT_SETTINGS = {"box_score_thresh": 0.0, "box_detections_per_img": DETECTIONS,
+                        "rpn_post_nms_top_n_test": PROPOSALS}
