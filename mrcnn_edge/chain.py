@@ -78,6 +78,11 @@ class _Steps:
 def _export(weights: str, out: str, size, arch, batch_size, steps: _Steps) -> None:
     from .export.onnx_export import export_onnx
 
+    def make() -> None:
+        export_onnx(weights, out, size, arch, batch_size=batch_size, progress=False)
+
+    if not os.path.isfile(weights):  # export's loader refuses it in one line: no earlier export stands in for it
+        make()
     if os.path.isfile(out) and os.path.isfile(sidecar_path(out)):
         sidecar, dynamic = read_sidecar(out), onnx_io(out)["images"]["shape"][0] == -1
         # another checkpoint of the same name (every detectron2 run writes a model_final.pkl) may be older than
@@ -85,8 +90,7 @@ def _export(weights: str, out: str, size, arch, batch_size, steps: _Steps) -> No
         if (size is not None and tuple(sidecar["input_size"]) != tuple(size)) or dynamic != (batch_size is None) \
                 or sidecar.get("checkpoint_sha256") not in (None, sha256_of(weights)):
             os.remove(out)  # another checkpoint, input size or batch axis asked for: export again
-    steps.run("export", out, [weights], lambda: export_onnx(weights, out, size, arch, batch_size=batch_size,
-                                                             progress=False), (sidecar_path(out),))
+    steps.run("export", out, [weights], make, (sidecar_path(out),))
 
 
 _NEEDS_SOURCE = ("int8 needs calibration images like your model's inputs: pass --calib-source DIR|video "

@@ -138,3 +138,23 @@ def test_another_checkpoint_of_the_same_name_is_exported_again(exported_model, t
         os.utime(weights, (1, 1))  # older than the export
         _export(str(weights), str(out), None, None, 1, _Steps(["export"], progress=False))
     assert exported == [other]
+
+
+def test_a_missing_checkpoint_beside_its_old_export_is_one_line(exported_model, tmp_path, capsys):
+    """`build --weights` of a missing file or a folder, where an export of that name is already built: the
+    loader's line last (after the progress bar) and exit 2, not a reuse of the old export; the export stays."""
+    import shutil
+
+    from mrcnn_edge.cli import main
+
+    source = exported_model("shipped", (320, 448))
+    (tmp_path / "gone_build").mkdir()
+    shutil.copyfile(source, tmp_path / "gone_build" / "gone.onnx")
+    shutil.copyfile(source[:-5] + ".json", tmp_path / "gone_build" / "gone.json")
+    folder = tmp_path / "gone"  # an empty folder where the checkpoint should be
+    folder.mkdir()
+    for weights in (tmp_path / "gone.pth", folder):
+        assert main(["build", "--weights", str(weights), "--out-dir", str(tmp_path / "gone_build")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert f"checkpoint not found: {weights}" in err[-1] and "Traceback" not in "".join(err), err  # after a bar
+    assert os.path.isfile(tmp_path / "gone_build" / "gone.onnx")
