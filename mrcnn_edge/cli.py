@@ -22,7 +22,7 @@ def _models(args) -> None:
 
 
 def _train(args) -> None:
-    from .model.train import TrainConfig, train
+    from .train.synthetic import TrainConfig, train
 
     cfg = TrainConfig(task=args.task, arch=args.arch, iterations=args.iterations, seed=args.seed,
                       warmup=args.warmup, init=args.init, init_backbone=args.init_backbone,

@@ -17,9 +17,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..data import figures
 from ..data.synthetic import CLASSES, TRAIN, VAL, SyntheticSpec, masks_to_boxes, sample
-from .architectures import LIGHT_ARCH, LIGHT_KEYPOINT_ARCH, build_model
+from ..model.architectures import LIGHT_ARCH, LIGHT_KEYPOINT_ARCH, build_model
 from ..errors import UserError
-from .checkpoint import load_state_dict_strict, read_checkpoint, save_checkpoint
+from ..model.checkpoint import load_state_dict_strict, read_checkpoint, save_checkpoint
 
 
 @dataclass
