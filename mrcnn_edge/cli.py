@@ -22,11 +22,26 @@ def _models(args) -> None:
 
 
 def _train(args) -> None:
+    if args.data or args.images or args.val_data or args.val_images:  # a user's COCO set; without it, the synthetic sets the shipped models come from
+        from .train.config import CocoTrainConfig
+        from .train.loop import train_coco
+
+        print(train_coco(CocoTrainConfig(
+            data=args.data, images=args.images, out=args.out, val_data=args.val_data, val_images=args.val_images,
+            arch=args.arch or CocoTrainConfig.arch, init=args.init, init_backbone=args.init_backbone,
+            iterations=args.iterations, epochs=args.epochs, batch=args.batch, accumulate=args.accumulate,
+            size=args.size, device=args.device, optimizer=args.optimizer, lr=args.lr, schedule=args.schedule,
+            warmup=args.warmup, clip_grad=args.clip_grad or None, augment=not args.no_augment,
+            checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, log_every=args.log_every,
+            workers=args.workers, seed=args.seed, resume=args.resume, tensorboard=args.tensorboard,
+            strict=args.strict)).summary())
+        return
     from .train.synthetic import TrainConfig, train
 
-    cfg = TrainConfig(task=args.task, arch=args.arch, iterations=args.iterations, seed=args.seed,
-                      warmup=args.warmup, init=args.init, init_backbone=args.init_backbone,
-                      first_image=args.first_image, stop_after=args.stop_after, resume=args.resume)
+    cfg = TrainConfig(task=args.task, arch=args.arch, iterations=args.iterations or TrainConfig.iterations,
+                      seed=args.seed, warmup=TrainConfig.warmup if args.warmup is None else args.warmup,
+                      init=args.init, init_backbone=args.init_backbone, first_image=args.first_image,
+                      stop_after=args.stop_after, resume=args.resume)
     print(train(cfg, args.out))
 
 
@@ -184,18 +199,42 @@ def _models_command(sub) -> None:
 
 
 def _train_command(sub) -> None:
-    p = sub.add_parser("train", help="train an architecture on a synthetic set (CPU): shapes (masks) or figures (keypoints)")
-    p.add_argument("--task", choices=("masks", "keypoints"), default="masks",
-                   help="masks: the shapes set; keypoints: the articulated figures set")
-    p.add_argument("--arch", default=None, help="default: the task's light architecture")
-    p.add_argument("--iterations", type=int, default=3000, help="length of the cosine learning-rate schedule")
+    p = sub.add_parser("train", help="train on your COCO-format set (--data, --images; CPU, GPU or torchrun), "
+                                     "or on a synthetic set (--task)")
+    coco = p.add_argument_group("your data (COCO instances or person keypoints)")
+    coco.add_argument("--data", default=None, help="the training annotations, e.g. instances_train.json")
+    coco.add_argument("--images", default=None, help="the folder the training file_name entries are in")
+    coco.add_argument("--val-data", default=None, help="val annotations: val AP during training and best.pth")
+    coco.add_argument("--val-images", default=None)
+    coco.add_argument("--epochs", type=int, default=None, help="default 12 (detectron2's 1x), unless --iterations")
+    coco.add_argument("--batch", type=int, default=2, help="images per process in a micro-batch (default 2)")
+    coco.add_argument("--accumulate", type=int, default=1,
+                      help="micro-batches per step: global batch = batch x processes x accumulate")
+    coco.add_argument("--size", type=_size, default=(512, 512), help="HxW input size, multiples of 32 (default 512x512)")
+    coco.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda where available (AMP)")
+    coco.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
+    coco.add_argument("--lr", type=float, default=None, help="default: SGD 0.02 x global batch / 16, AdamW 1e-4")
+    coco.add_argument("--schedule", choices=("step", "cosine"), default="step")
+    coco.add_argument("--clip-grad", type=float, default=10.0, help="max gradient norm; 0: no clipping")
+    coco.add_argument("--no-augment", action="store_true", help="no flip, scale or colour jitter")
+    coco.add_argument("--checkpoint-every", type=int, default=500, help="iterations between writes of last.pth")
+    coco.add_argument("--eval-every", type=int, default=None, help="iterations between val evaluations (default: an epoch)")
+    coco.add_argument("--log-every", type=int, default=20, help="iterations between metrics.csv rows")
+    coco.add_argument("--workers", type=int, default=1, help="data-loading processes per training process")
+    coco.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files")
+    coco.add_argument("--strict", action="store_true", help="a bad row of the data is an error, not skipped")
+    synthetic = p.add_argument_group("synthetic sets (how the shipped models are made)")
+    synthetic.add_argument("--task", choices=("masks", "keypoints"), default="masks",
+                           help="masks: the shapes set; keypoints: the articulated figures set")
+    synthetic.add_argument("--first-image", type=int, default=0, help="index of the first synthetic training image")
+    synthetic.add_argument("--stop-after", type=int, default=None, help="stop after this many iterations")
+    p.add_argument("--arch", default=None, help="default: the light architecture (`mrcnn-edge models` lists them)")
+    p.add_argument("--iterations", type=int, default=None,
+                   help="optimizer steps (synthetic: the cosine schedule's length, default 3000)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--warmup", type=int, default=300)
-    p.add_argument("--init", default=None, help="start from this checkpoint's weights (a continued run)")
-    p.add_argument("--init-backbone", default=None,
-                   help="start backbone, RPN and box head from another light model (e.g. the shipped mask model)")
-    p.add_argument("--first-image", type=int, default=0, help="index of the first synthetic training image")
-    p.add_argument("--stop-after", type=int, default=None, help="stop after this many iterations")
+    p.add_argument("--warmup", type=int, default=None, help="linear warm-up iterations")
+    p.add_argument("--init", default=None, help="start from every tensor of this file that fits")
+    p.add_argument("--init-backbone", default=None, help="start the backbone from this file (e.g. the shipped model)")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted run in --out from its last checkpoint, same settings")
     p.add_argument("--out", default="runs/train")

@@ -45,6 +45,15 @@ class KeypointLayout:
         index = {n: i for i, n in enumerate(self.names)}
         return [(index[a], index[b]) for a, b in self.limbs]
 
+    def flip_indices(self) -> list[int]:
+        """Where each joint goes when the image is mirrored left-right: i -> the index of its mirror joint.
+
+        Joints pair by name (left_X/right_X, l_X/r_X, X_left/X_right, X_l/X_r, any case), as COCO's and
+        detectron2's flip maps do; a joint without a mirror (nose, neck) maps to itself.
+        """
+        index = {n.lower(): i for i, n in enumerate(self.names)}
+        return [index.get(_mirror_name(n.lower()), i) for i, n in enumerate(self.names)]
+
     def coco_skeleton(self) -> list[list[int]]:
         """The limbs as COCO's categories[].skeleton: 1-based keypoint indices."""
         return [[a + 1, b + 1] for a, b in self.limb_indices()]
@@ -58,6 +67,21 @@ class KeypointLayout:
         sigmas = info.get("sigmas")
         return cls(tuple(info["names"]), tuple(tuple(l) for l in info["limbs"]),
                    None if sigmas is None else tuple(float(s) for s in sigmas))
+
+
+_SIDES = (("left_", "right_"), ("l_", "r_"))
+
+
+def _mirror_name(name: str) -> str | None:
+    """left_hand -> right_hand, hand_l -> hand_r; None for a name that names no side."""
+    for a, b in _SIDES:
+        for this, other in ((a, b), (b, a)):
+            if name.startswith(this):
+                return other + name[len(this):]
+            suffix, mirrored = "_" + this[:-1], "_" + other[:-1]
+            if name.endswith(suffix):
+                return name[: -len(suffix)] + mirrored
+    return None
 
 
 @lru_cache(maxsize=None)

@@ -116,13 +116,78 @@ def random_scene(rng: np.random.Generator, height: int, width: int, max_shapes: 
     return shapes
 
 
-def render(shapes: list[Shape], height: int, width: int, background_seed: int):
-    """Draw a scene. Returns (RGB uint8 image, visible masks [N,H,W] uint8, categories [N]).
+def _plain(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """One flat colour with a camera's faint sensor noise: a wall, a table, an empty frame."""
+    img = np.empty((height, width, 3), np.float32)
+    img[:] = rng.uniform(0, 255, 3)
+    return img + rng.normal(0, rng.uniform(0, 4), (height, width, 1)).astype(np.float32)
+
+
+def _gradient(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A smooth ramp between two colours (sky, vignetting, uneven light), with faint noise."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    t = np.clip(xx / width * rng.uniform(-1, 1) + yy / height * rng.uniform(-1, 1) + rng.uniform(0, 1), 0, 1)
+    img = rng.uniform(0, 255, 3) * (1 - t[..., None]) + rng.uniform(0, 255, 3) * t[..., None]
+    return img.astype(np.float32) + rng.normal(0, 2, (height, width, 1)).astype(np.float32)
+
+
+def _noise(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A flat colour under heavy noise, grey or coloured: a dark camera's gain."""
+    img = _plain(rng, height, width)
+    channels = 1 if rng.random() < 0.5 else 3
+    return img + rng.normal(0, rng.uniform(10, 45), (height, width, channels)).astype(np.float32)
+
+
+# scikit-image's bundled photos that training may draw backgrounds from. The six the shipped model's phantoms are
+# counted on (benchmarks/phantoms.py: astronaut, chelsea, camera, coffee, rocket, hubble_deep_field) are held out,
+# and so are those whose content is one of our shapes, which a background must not teach to ignore: round coins,
+# craters, a clock face, a retina's disc, cells; colorwheel, checkerboard, logo, binary_blobs, horse.
+TRAINING_PHOTOS = ("brick", "grass", "gravel", "immunohistochemistry", "page", "text", "stereo_motorcycle")
+
+
+def _photo(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A random crop of a training photo (scaled, flipped, brightened or darkened), resized to the frame."""
+    photo = _training_photo(TRAINING_PHOTOS[int(rng.integers(len(TRAINING_PHOTOS)))])
+    h, w = photo.shape[:2]
+    side = rng.uniform(0.35, 1.0)
+    ch, cw = max(8, int(h * side)), max(8, int(w * side))
+    y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    crop = cv2.resize(photo[y0:y0 + ch, x0:x0 + cw], (width, height), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    return crop.astype(np.float32) * rng.uniform(0.6, 1.3)
+
+
+def _training_photo(name: str) -> np.ndarray:
+    """The photo as RGB uint8 (grey ones in three channels); read once per process."""
+    if name not in _PHOTOS:
+        try:
+            import skimage.data
+        except ImportError:
+            from ..errors import UserError
+
+            raise UserError("photo backgrounds draw scikit-image's sample photos: pip install scikit-image") from None
+        image = getattr(skimage.data, name)()
+        image = image[0] if isinstance(image, tuple) else image  # stereo_motorcycle: (left, right, disparity)
+        image = np.asarray(image)
+        if image.dtype != np.uint8:
+            image = (255 * image.astype(np.float32) / max(float(image.max()), 1)).astype(np.uint8)
+        _PHOTOS[name] = np.repeat(image[..., None], 3, 2) if image.ndim == 2 else image[..., :3]
+    return _PHOTOS[name]
+
+
+_PHOTOS: dict[str, np.ndarray] = {}
+BACKGROUNDS = {"clutter": _background, "photo": _photo, "plain": _plain, "gradient": _gradient, "noise": _noise}
+
+
+def render(shapes: list[Shape], height: int, width: int, background_seed: int, background: str = "clutter"):
+    """Draw a scene on a background of the given kind (BACKGROUNDS). Returns (RGB uint8 image, visible masks
+    [N,H,W] uint8, categories [N]).
 
     Shapes hidden beyond MIN_VISIBLE_FRACTION, or with too few visible pixels, are dropped from the
     labels (their pixels stay in the image, as a real occluded object would).
     """
-    img = _background(np.random.default_rng(background_seed), height, width)
+    img = BACKGROUNDS[background](np.random.default_rng(background_seed), height, width)
     visible = []
     for shape in shapes:
         full = shape_mask(shape, height, width)
@@ -150,19 +215,31 @@ class SyntheticSpec:
     width: int = 512
     max_shapes: int = 8
     radius_range: tuple[float, float] = (20, 112)
+    backgrounds: tuple[str, ...] = ("clutter",)  # each image's kind, drawn uniformly from these (repeat to weigh)
+    empty_fraction: float = 0.0  # the share of frames drawn with no shape at all: negatives
 
 
 # Training images are smaller (faster on a CPU) with the same object scale in pixels.
 TRAIN = SyntheticSpec(seed=1, height=384, width=384, max_shapes=6)
 VAL = SyntheticSpec(seed=2)  # held out: never seen in training
 CALIB = SyntheticSpec(seed=3)  # INT8 calibration images, disjoint from val
+# The shipped model's second stage (benchmarks/phantoms.py): the same shapes on photos, plain walls, gradients
+# and noise as well as clutter, and a sixth of the frames empty, so that a scene without shapes says so. At the
+# val size: `train --data` letterboxes every frame to the model's input, and the model deploys at 512x512.
+SCENES = SyntheticSpec(seed=4, max_shapes=6, backgrounds=("clutter", "clutter", "photo", "photo", "plain",
+                                                          "gradient", "noise"), empty_fraction=1 / 6)
 
 
 def sample(spec: SyntheticSpec, index: int):
     """Image `index` of a split: (RGB uint8 [H,W,3], masks [N,H,W] uint8, categories [N])."""
     rng = np.random.default_rng([spec.seed, index])
     shapes = random_scene(rng, spec.height, spec.width, spec.max_shapes, spec.radius_range)
-    return render(shapes, spec.height, spec.width, background_seed=int(rng.integers(0, 2**31)))
+    background_seed = int(rng.integers(0, 2**31))
+    # drawn after everything the original splits draw, so their images stay as they were
+    background = spec.backgrounds[int(rng.integers(len(spec.backgrounds)))]
+    if rng.random() < spec.empty_fraction:
+        shapes = []
+    return render(shapes, spec.height, spec.width, background_seed, background)
 
 
 def masks_to_boxes(masks: np.ndarray) -> np.ndarray:

@@ -2,7 +2,8 @@
 weights, `.safetensors`, and our own format.
 
 Our format is a plain dict that `torch.load(weights_only=True)` accepts:
-`{"format": "mrcnn-edge/1", "arch", "num_classes", "classes", "input_size", "model": state_dict, ...}`.
+`{"format": "mrcnn-edge/1", "arch", "num_classes", "classes", "input_size", "build_settings", "model": state_dict,
+...}`.
 Nothing is ever unpickled beyond tensors, containers and `argparse.Namespace` (the `args` entry of
 torchvision's `references/detection/train.py` files).
 """
@@ -24,15 +25,17 @@ from ..errors import UserError
 from ..files import sha256_of
 from . import detectron2_checkpoint
 from ..keypoint_layout import KeypointLayout, default_layout
-from .architectures import ARCHITECTURES, LIGHT_ARCH, LIGHT_KEYPOINT_ARCH, build_model
+from .architectures import ARCHITECTURES, LIGHT_ARCH, LIGHT_KEYPOINT_ARCH, MOBILENET_FPN_ARCH, build_model
 from .class_names import UNUSED, coco_class_names, default_class_names
 
 FORMAT = "mrcnn-edge/1"
-# Keys that tell the architectures apart; each names a tensor only that architecture has.
+# Keys that tell the architectures apart: the first architecture whose keys a state dict all has is its own.
+# The two MobileNetV3 architectures share the trunk; only the lite one has a third FPN input.
 _SIGNATURES = {
-    "maskrcnn_resnet50_fpn_v2": "roi_heads.box_head.0.0.weight",
-    "maskrcnn_resnet50_fpn": "backbone.body.layer1.0.conv1.weight",
-    LIGHT_ARCH: "backbone.body.0.0.weight",
+    "maskrcnn_resnet50_fpn_v2": ("roi_heads.box_head.0.0.weight",),
+    "maskrcnn_resnet50_fpn": ("backbone.body.layer1.0.conv1.weight",),
+    LIGHT_ARCH: ("backbone.body.0.0.weight", "backbone.fpn.inner_blocks.2.0.weight"),
+    MOBILENET_FPN_ARCH: ("backbone.body.0.0.weight",),
 }
 # A Keypoint R-CNN has the trunk of its Mask R-CNN sibling and this tensor (ConvTranspose2d [C, K, 4, 4]).
 _KEYPOINT_KEY = "roi_heads.keypoint_predictor.kps_score_lowres.weight"
@@ -57,11 +60,13 @@ class Checkpoint:
     extra: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what was done to read the file (DDP prefix, EMA, names)
     keypoint_layout: KeypointLayout | None = None  # keypoint models only
+    saved_settings: dict = field(default_factory=dict)  # build_model options the file records (e.g. norm)
 
     @property
     def build_settings(self) -> dict:
         """What build_model needs beyond the class count to rebuild this checkpoint's model."""
-        return {"num_keypoints": self.keypoint_layout.num_keypoints} if self.keypoint_layout else {}
+        keypoints = {"num_keypoints": self.keypoint_layout.num_keypoints} if self.keypoint_layout else {}
+        return {**self.saved_settings, **keypoints}
 
 
 def _torch_load(path: str):
@@ -140,12 +145,14 @@ def state_dict_of(obj, path: str, notes: list[str]) -> dict[str, torch.Tensor]:
 
 
 def infer_arch(state_dict: dict) -> str:
-    """The architecture whose signature tensor the state dict has (v2 is checked before v1)."""
-    for arch, key in _SIGNATURES.items():
-        if key in state_dict:
+    """The first architecture whose signature tensors the state dict all has (v2 before v1, lite before the
+    MobileNetV3 FPN)."""
+    for arch, keys in _SIGNATURES.items():
+        if all(key in state_dict for key in keys):
             return _KEYPOINT_ARCH.get(arch, arch) if _KEYPOINT_KEY in state_dict else arch
+    firsts = dict.fromkeys(keys[0] for keys in _SIGNATURES.values())
     raise UserError("checkpoint is not a Mask R-CNN state dict of a known architecture "
-                    f"(none of {', '.join(_SIGNATURES.values())} found): pass --arch or check the file")
+                    f"(none of {', '.join(firsts)} found): pass --arch or check the file")
 
 
 def _from_detectron2(state: dict, path: str, arch: str | None, classes: list[str] | None,
@@ -175,7 +182,8 @@ def read_checkpoint(path: str, arch: str | None = None, classes: list[str] | Non
     size = meta.get("input_size")
     return Checkpoint(arch=found, num_classes=num_classes, classes=names, state_dict=state,
                       input_size=tuple(size) if size else None, path=path, sha256=sha256_of(path),
-                      extra=meta.get("extra", {}), notes=notes, keypoint_layout=_keypoint_layout(state, meta, notes))
+                      extra=meta.get("extra", {}), notes=notes, keypoint_layout=_keypoint_layout(state, meta, notes),
+                      saved_settings=dict(meta.get("build_settings") or {}))
 
 
 def _keypoint_layout(state: dict, meta: dict, notes: list[str]) -> KeypointLayout | None:
@@ -252,12 +260,15 @@ def load_state_dict_strict(model: nn.Module, state: dict, path: str) -> None:
 
 
 def save_checkpoint(path: str, model: MaskRCNN, *, arch: str, classes, input_size=None, extra=None,
-                    keypoint_layout: dict | None = None) -> None:
-    """Save in our format: weights plus what deployment needs to know about them."""
+                    keypoint_layout: dict | None = None, build_settings: dict | None = None) -> None:
+    """Save in our format: weights plus what deployment needs to know about them. build_settings: the
+    build_model options the model was built with beyond the class count (e.g. {"norm": "batch"}), which
+    every later stage rebuilds it with."""
     if arch not in ARCHITECTURES:
         raise UserError(f"unknown architecture '{arch}'")
     tmp = path + ".tmp"
     torch.save({"format": FORMAT, "arch": arch, "num_classes": len(classes) + 1, "classes": list(classes),
                 "input_size": list(input_size) if input_size else None, "extra": extra or {},
-                "keypoint_layout": keypoint_layout, "model": model.state_dict()}, tmp)
+                "keypoint_layout": keypoint_layout, "build_settings": dict(build_settings or {}),
+                "model": model.state_dict()}, tmp)
     os.replace(tmp, path)  # a killed save never leaves a truncated checkpoint behind

@@ -49,11 +49,12 @@ class EagerPredictor:
 
     def _letterboxed(self, frame_rgb: np.ndarray):
         canvas, placed = letterbox(frame_rgb, self.input_size)
-        x = self.model.transform.normalize(torch.from_numpy(canvas[0]).float() / 255)[None]
+        device = next(self.model.parameters()).device  # a model in training may sit on a GPU
+        x = self.model.transform.normalize(torch.from_numpy(canvas[0]).to(device).float() / 255)[None]
         images = ImageList(x, [self.input_size])
         features = self.model.backbone(images.tensors)
         proposals, _ = self.model.rpn(images, features)
-        out = self.model.roi_heads(features, proposals, images.image_sizes)[0][0]
+        out = {k: v.cpu() for k, v in self.model.roi_heads(features, proposals, images.image_sizes)[0][0].items()}
         frame_size = (placed.frame_height, placed.frame_width)
         boxes = clip_boxes_to_image(out["boxes"] / placed.scale, frame_size)
         masks = None
