@@ -40,11 +40,7 @@ def load_dataset(annotations: str, images_dir: str) -> CocoDataset:
         raise UserError(f"annotations not found: {annotations} (pass a COCO instances JSON with --data)")
     if not os.path.isdir(images_dir):
         raise UserError(f"image folder not found: {images_dir} (pass the folder the file_name entries are in)")
-    try:
-        with open(annotations, encoding="utf-8") as f:
-            gt = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{annotations} is not valid JSON ({e}): pass a COCO instances file") from None
+    gt = read_coco_json(annotations)
     missing = [k for k in ("images", "annotations", "categories") if not isinstance(gt, dict) or k not in gt]
     if missing:
         raise UserError(f"{annotations} lacks {', '.join(missing)}: it is not a COCO instances file")
@@ -55,6 +51,17 @@ def load_dataset(annotations: str, images_dir: str) -> CocoDataset:
     for ann in gt["annotations"]:
         _normalise(ann, images, annotations)
     return CocoDataset(annotations, images_dir, gt)
+
+
+def read_coco_json(path: str):
+    """The parsed annotations file (eval and training read through it); a UserError when it is missing or not JSON."""
+    if not os.path.isfile(path):
+        raise UserError(f"annotations not found: {path} (pass a COCO instances JSON with --data)")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path} is not valid JSON, or is truncated ({e}): pass a COCO instances file") from None
 
 
 def _normalise(ann: dict, images: dict, where: str) -> None:

@@ -13,7 +13,6 @@ An item is keyed (seed, index): its augmentation is drawn from torch's generator
 """
 from __future__ import annotations
 
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
 from ..errors import UserError
+from ..eval.dataset import read_coco_json
 from ..images import IMAGE_EXTENSIONS, read_image
 from ..keypoint_layout import KeypointLayout
 from ..threads import requested_threads
@@ -236,13 +236,7 @@ def _number(v) -> bool:
 
 
 def _load(path: str) -> dict:
-    if not os.path.isfile(path):
-        raise UserError(f"annotations not found: {path} (pass a COCO instances JSON with --data)")
-    try:
-        with open(path, encoding="utf-8") as f:
-            coco = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{path} is not valid JSON, or is truncated ({e}): pass a COCO instances file") from None
+    coco = read_coco_json(path)
     missing = [k for k in ("images", "annotations", "categories")
                if not isinstance(coco, dict) or not isinstance(coco.get(k), list)]
     if missing:
