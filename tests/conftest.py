@@ -22,6 +22,8 @@ torch.set_num_threads(requested_threads() or 2)
 # early and the light ones fill the end. xdist's own order (most tests first) left files of two 60-second tests
 # to the end, on one worker, while the other sat idle (measured: 67 s apart).
 HEAVIEST_FIRST = (
+    "train/test_train_coco.py",  # 366 s alone (one training run of 240 iterations, then build and eval)
+    "train/test_ddp_and_resume.py",  # ~120 s alone (five short training runs in subprocesses)
     "detectron2_oracle/test_parity.py",  # 193 s
     "surgery/test_surgery.py",  # 160 s
     "detectron2_oracle/test_pipeline.py",  # 79 s
@@ -35,6 +37,7 @@ HEAVIEST_FIRST = (
     "engine/test_deepstream_parser.py",  # 27 s
     "surgery/test_plugin_kernels.py",  # 26 s
     "export/test_openvino_parity.py",  # 25 s
+    "export/test_mobilenet_fpn.py",  # 39 s alone
 )
 
 

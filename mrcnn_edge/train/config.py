@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import UserError
+from ..export.onnx_export import check_size
 from ..model.architectures import ARCHITECTURES, LIGHT_ARCH
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -70,8 +71,7 @@ class CocoTrainConfig:
             raise UserError(f"unknown optimizer '{self.optimizer}': choose {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             raise UserError(f"unknown schedule '{self.schedule}': choose {', '.join(SCHEDULES)}")
-        if any(s % 32 for s in self.size):
-            raise UserError(f"--size {self.size[0]}x{self.size[1]}: give multiples of 32, as `export --size`")
+        check_size(self.size)  # export's own rule: a size training takes, `build` takes too
 
     def learning_rate(self, global_batch: int) -> float:
         if self.lr is not None:

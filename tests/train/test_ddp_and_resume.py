@@ -36,7 +36,7 @@ def _env(extra=None):
 
 def _train_args(coco_set, out, *more):
     annotations, images = coco_set
-    return ["train", "--data", annotations, "--images", images, "--size", "192x192", "--batch", "1",
+    return ["train", "--data", annotations, "--images", images, "--size", "320x320", "--batch", "1",
             "--workers", "0", "--log-every", "1", "--out", str(out), *more]
 
 

@@ -65,3 +65,10 @@ def test_a_starting_point_of_another_architecture(coco_set, tmp_path, capsys):
     line = _error(["train", "--data", coco_set[0], "--images", coco_set[1], "--init", str(r50),
                    "--out", str(tmp_path / "r")], capsys)
     assert "maskrcnn_resnet50_fpn" in line
+
+
+def test_a_size_build_could_not_take(coco_set, tmp_path, capsys):
+    """A model trained at a size export refuses would be stranded after training: refused before it starts."""
+    line = _error(["train", "--data", coco_set[0], "--images", coco_set[1], "--size", "256x256",
+                   "--out", str(tmp_path / "r")], capsys)
+    assert "--size 320x320" in line

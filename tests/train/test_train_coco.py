@@ -13,8 +13,8 @@ from mrcnn_edge.cli import main
 from mrcnn_edge.data.hardware import write_hardware_coco
 from mrcnn_edge.model.checkpoint import read_checkpoint
 
-SIZE = "256x256"
-ITERATIONS = 240  # measured: mask AP 0.69, box AP 0.96 on the 6 images (AdamW 2e-3, cosine); the issue asks 0.8, not reached yet
+SIZE = "320x320"
+ITERATIONS = 240  # measured at 320x320: mask AP 0.71, box AP 0.94 on the 6 images (AdamW 2e-3, cosine); the issue asks 0.8, not reached yet
 
 
 def _with_bad_rows(annotations: str, images: str) -> str:
@@ -72,7 +72,7 @@ def test_the_checkpoint_carries_names_arch_and_size(trained):
     ckpt = read_checkpoint(str(trained["out"] / "best.pth"))
     categories = json.load(open(trained["val"]))["categories"]
     assert ckpt.classes == [c["name"] for c in sorted(categories, key=lambda c: c["id"])]
-    assert ckpt.arch == "maskrcnn_mobilenet_v3_large_fpn_lite" and ckpt.input_size == (256, 256)
+    assert ckpt.arch == "maskrcnn_mobilenet_v3_large_fpn_lite" and ckpt.input_size == (320, 320)
 
 
 def test_build_and_eval_take_it_with_no_other_flag(trained, tmp_path, capsys):
@@ -83,7 +83,8 @@ def test_build_and_eval_take_it_with_no_other_flag(trained, tmp_path, capsys):
     assert models, os.listdir(tmp_path / "build")
     assert main(["eval", "--data", trained["val"], "--images", trained["images"], "--model", best, models[0]]) == 0
     table = capsys.readouterr().out
-    rows = [line for line in table.splitlines() if line.startswith("| pytorch eager") or "onnx" in line.split("|")[1]]
+    cells = [line.split("|") for line in table.splitlines() if line.startswith("| ")]
+    rows = [line for line in cells if line[1].strip() == "pytorch eager" or line[2].strip().endswith(".onnx")]
     assert len(rows) == 2, table
-    mask_ap = [float(r.split("|")[7]) for r in rows]  # box AP, AP50, AP75, ΔAP, then the mask AP
+    mask_ap = [float(r[7]) for r in rows]  # box AP, AP50, AP75, ΔAP, then the mask AP
     assert mask_ap[0] >= 60 and abs(mask_ap[1] - mask_ap[0]) <= 1.0, table
