@@ -22,6 +22,9 @@ $(BIN)/.installed: setup.py pyproject.toml
 	# Triton's server binary (with its Python backend) for tests/serving. --no-deps: the wheel pins numpy<2 and
 	# would downgrade ours; mrcnn-edge serve gives the backend its own numpy 1.26 environment instead.
 	$(BIN)/pip install -q --no-deps nvidia-pytriton==0.7.0
+	# TrackEval for `eval-track` (tests/eval/test_eval_track.py). --no-deps: its wheel requires opencv-python, which
+	# shares the cv2 folder with our opencv-python-headless and would replace it; its metrics need numpy, scipy.
+	$(BIN)/pip install -q --no-deps trackeval==1.3.0
 	# TensorRT's Python API as stubs, for mypy (mypy.ini says why they go to build/, and what the sed repairs)
 	$(BIN)/pip install -q --no-deps --target build/typestubs tensorrt-stubs==10.13.0.35.1
 	sed -i -E 's/\b(self(: IPluginV3)?), in: /\1, in_: /; s/channel_axis: int\) -> IScaleLayer/channel_axis: int = ...) -> IScaleLayer/' \

@@ -69,10 +69,16 @@ setup(
         # selenium: drives headless Chromium (Debian's chromium + chromium-driver) in the `run --preview` test.
         # mypy: the type check of the TensorRT glue and the backend interface (tests/engine/test_types.py).
         # pytest-xdist and filelock: `make test` runs two workers that share their exports (tests/helpers/shared.py).
+        # tensorboard: `train --tensorboard` writes its event files (tests/train/test_train_coco.py reads them back).
+        # supervision: `run --track`'s ByteTrack (tests/runtime/test_tracking.py).
         "test": ["pytest", "scikit-image", "faster-coco-eval", "tritonclient[grpc,http]>=2.50", "selenium>=4.10",
-                 "mypy==2.4.1", "pytest-xdist>=3.6", "filelock"],
+                 "mypy==2.4.1", "pytest-xdist>=3.6", "filelock", "tensorboard", "supervision>=0.30,<0.31"],
         "eval": ["faster-coco-eval"],  # faster COCO AP (same numbers as pycocotools, which stays the fallback)
         "triton": ["tritonclient[grpc,http]>=2.50"],
+        # `run --track`: supervision's ByteTrack (MIT), removed in 0.31 (it moved to the `trackers` package, whose
+        # wheel requires opencv-python). `eval-track` also needs TrackEval, installed with --no-deps (Makefile):
+        # its wheel requires opencv-python too, which would overwrite opencv-python-headless's cv2.
+        "track": ["supervision>=0.30,<0.31"],
         # the TensorRT backend's device memory (JetPack 6 ships CUDA 12; TensorRT itself comes from the system);
         # 12.6.0 has no cuda.bindings, which cuda.py imports
         "tensorrt": ["cuda-python>=12.6.1,<13"],

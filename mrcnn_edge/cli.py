@@ -61,7 +61,13 @@ def _run(args) -> None:
                       batch_timeout_ms=args.batch_timeout, max_batch=args.max_batch, reconnect=args.reconnect,
                       max_frames=args.max_frames, show=args.show, score_threshold=args.score_threshold,
                       cuda_graph=args.cuda_graph, strict=args.strict, backend=args.backend,
-                      plugin_impl=args.plugin_impl).summary())
+                      plugin_impl=args.plugin_impl, track=args.track, mot=args.mot).summary())
+
+
+def _eval_track(args) -> None:
+    from .eval.track import evaluate_tracks_cli
+
+    print(evaluate_tracks_cli(args.gt, args.pred, out_json=args.json))
 
 
 def _demo(args) -> None:
@@ -307,9 +313,23 @@ def _run_command(sub) -> None:
     p.add_argument("--cuda-graph", action="store_true", help=_CUDA_GRAPH_HELP)
     p.add_argument("--strict", action="store_true",
                    help="an unreadable image of a folder or glob is an error (default: skipped, counted, named)")
+    p.add_argument("--track", action="store_true",
+                   help="give every detection an identity across frames (ByteTrack, one tracker per stream): "
+                        "track_id in the JSONL, colours and #id labels by track in the video")
+    p.add_argument("--mot", default=None, metavar="FILE",
+                   help="with --track: write the tracks here as MOTChallenge rows (frame,id,x,y,w,h,score,-1,-1,-1)")
     _backend_argument(p)
     _plugin_impl_argument(p)
     p.set_defaults(func=_run)
+
+
+def _eval_track_command(sub) -> None:
+    p = sub.add_parser("eval-track", help="HOTA, MOTA, IDF1 and ID switches of tracks against ground truth "
+                                          "(TrackEval); mask HOTA where both have masks")
+    p.add_argument("--gt", required=True, help="ground truth: MOTChallenge gt.txt, MOTS text, or our JSONL")
+    p.add_argument("--pred", required=True, help="tracks: `run --mot` text, `run --track --jsonl` JSONL, or MOTS")
+    p.add_argument("--json", default=None, help="write the result as JSON here")
+    p.set_defaults(func=_eval_track)
 
 
 def _demo_command(sub) -> None:
@@ -461,8 +481,8 @@ def _parser() -> argparse.ArgumentParser:
         "export -> surgery -> precision -> build -> run (TensorRT on GPUs, ONNX Runtime on the CPU).")
     parser.add_argument("--version", action="version", version=f"mrcnn-edge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_models_command, _train_command, _eval_command, _export_command, _run_command, _demo_command,
-                _bench_command, _surgery_command, _inspect_command, _calibrate_command, _quantize_command,
+    for add in (_models_command, _train_command, _eval_command, _eval_track_command, _export_command, _run_command,
+                _demo_command, _bench_command, _surgery_command, _inspect_command, _calibrate_command, _quantize_command,
                 _build_command, _check_command, _export_triton_command, _export_deepstream_command, _serve_command):
         add(sub)
     return parser

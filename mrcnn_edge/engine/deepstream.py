@@ -26,10 +26,38 @@ from ..export.float_input import write_float_input
 from ..names import AUTOREG_LIBRARY
 from ..sidecar import read_sidecar
 from .metadata import check_contract, onnx_io, read_engine_metadata
-from .nvinfer_keys import NVDSINFER_MAX_BATCH_SIZE, config_problems
+from .nvinfer_keys import APP_GROUPS, NVDSINFER_MAX_BATCH_SIZE, config_problems
 
 INFER_CONFIG = "config_infer_primary_mrcnn_edge.txt"
 APP_CONFIG = "deepstream_app_config.txt"
+TRACKER_CONFIG = "config_tracker_IOU.yml"
+TRACKER_LIBRARY = "/opt/nvidia/deepstream/deepstream/lib/libnvds_nvmultiobjecttracker.so"
+# NVIDIA's multi-object tracker library with its IOU tracker: association by box IoU and size, no visual
+# features, like ByteTrack's (`run --track`). Keys as NVIDIA's sample config_tracker_IOU.yml and the Gst-nvtracker
+# docs' "Configuration parameters" tables (https://docs.nvidia.com/metropolis/deepstream/dev-guide/text/
+# DS_plugin_gst-nvtracker.html); every key is in nvinfer_keys.TRACKER_YAML_KEYS, checked by the tests. For NvDCF (visual features, steadier through occlusion), point ll-config-file at
+# DeepStream's own samples/configs/deepstream-app/config_tracker_NvDCF_perf.yml instead.
+TRACKER_YAML = """\
+%YAML:1.0
+# nvtracker's low-level config (mrcnn-edge export-deepstream): the IOU tracker of libnvds_nvmultiobjecttracker.so
+BaseConfig:
+  minDetectorConfidence: 0.0      # nvinfer's pre-cluster-threshold has already filtered
+TargetManagement:
+  maxTargetsPerStream: 150
+  minIouDiff4NewTarget: 0.5       # a detection overlapping a target more than this starts no new one
+  probationAge: 1                 # frames before a new target's id is shown (ByteTrack confirms on its 2nd)
+  maxShadowTrackingAge: 30        # frames a lost target is kept (ByteTrack's track buffer, `run --track`)
+  earlyTerminationAge: 1
+DataAssociator:
+  dataAssociatorType: 0           # 0: the default associator
+  associationMatcherType: 0       # 0: greedy, 1: global (cascaded)
+  checkClassMatch: 1              # a target keeps its class
+  minMatchingScore4Overall: 0.0
+  minMatchingScore4SizeSimilarity: 0.0
+  minMatchingScore4Iou: 0.1
+  matchingScoreWeight4SizeSimilarity: 0.4
+  matchingScoreWeight4Iou: 0.6
+"""
 LABELS = "labels.txt"
 PARSER_LIBRARY = "libmrcnn_edge_nvds_parser.so"
 PARSE_FUNCTION = "NvDsInferParseCustomMrcnnEdge"
@@ -161,12 +189,22 @@ def app_config(batch: int, size: tuple[int, int]) -> dict[str, dict[str, str]]:
                       "width": str(W), "height": str(H), "enable-padding": "1"},
         "primary-gie": {"enable": "1", "gpu-id": "0", "batch-size": str(batch), "gie-unique-id": "1",
                         "interval": "0", "config-file": INFER_CONFIG},
+        "tracker": tracker_group(size),
         "osd": {"enable": "1", "gpu-id": "0", "border-width": "2", "text-size": "12", "display-mask": "1"},
         "sink0": {"enable": "1", "type": "3", "container": "1", "codec": "1", "enc-type": "0", "sync": "0",
                   "bitrate": "4000000", "output-file": "out_mrcnn_edge.mp4", "source-id": "0"},
         "tests": {"file-loop": "0"},
     })
     return groups
+
+
+def tracker_group(size: tuple[int, int]) -> dict[str, str]:
+    """deepstream-app's [tracker] (nvinfer_keys.TRACKER): ids from DeepStream's own tracker, at the model's size
+    (multiples of 32, as export requires and nvtracker's width and height must be)."""
+    H, W = size
+    return {"enable": "1", "tracker-width": str(W), "tracker-height": str(H), "gpu-id": "0",
+            "ll-lib-file": TRACKER_LIBRARY, "ll-config-file": TRACKER_CONFIG, "display-tracking-id": "1",
+            "tracking-id-reset-mode": "0"}  # 0: a stream that reconnects keeps its ids, as `run --track`
 
 
 def key_file_text(groups: dict[str, dict[str, str]], comment: str) -> str:
@@ -220,6 +258,10 @@ def export_deepstream(model_path: str, directory: str = "deepstream", *, batch: 
     with open(os.path.join(directory, LABELS), "w") as f:
         f.write("\n".join(source.info["classes"]) + "\n")
     app = os.path.join(directory, APP_CONFIG)
+    problems = config_problems({"tracker": tracker_group(tuple(source.info["input_size"]))}, APP_GROUPS)
+    assert not problems, problems
+    with open(os.path.join(directory, TRACKER_CONFIG), "w") as f:
+        f.write(TRACKER_YAML)
     with open(app, "w") as f:
         f.write(key_file_text(app_config(batch, tuple(source.info["input_size"])),
                               f"deepstream-app -c {APP_CONFIG} (mrcnn-edge export-deepstream)"))

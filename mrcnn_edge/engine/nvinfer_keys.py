@@ -109,13 +109,15 @@ def value_problem(key: Key, value: str) -> str | None:
     return next((p for p in problems if p), None)
 
 
-def config_problems(groups: dict[str, dict[str, str]]) -> list[str]:
-    """One line per group or key nvinfer does not know, and per value it would refuse."""
+def config_problems(groups: dict[str, dict[str, str]], tables: dict | None = None) -> list[str]:
+    """One line per group or key nvinfer (or, with tables=APP_GROUPS, deepstream-app) does not know, and per value
+    it would refuse."""
     problems = []
+    tables = GROUPS if tables is None else tables
     for group, entries in groups.items():
-        table = GROUPS.get(group)
+        table = tables.get(group)
         if table is None:
-            problems.append(f"[{group}]: not a group nvinfer reads here ({', '.join(GROUPS)})")
+            problems.append(f"[{group}]: not a group checked here ({', '.join(tables)})")
             continue
         for name, value in entries.items():
             key = table.get(name)
@@ -123,3 +125,39 @@ def config_problems(groups: dict[str, dict[str, str]]) -> list[str]:
             if problem:
                 problems.append(f"[{group}] {name}={value}: {problem}")
     return problems
+
+
+# deepstream-app's [tracker] group (the bundle's deepstream_app_config.txt; nvtracker with NVIDIA's multi-object
+# tracker library). Spellings: NVIDIA/DeepStream v9.1.0 src/apps/common/includes/deepstream_config_file_parser.h
+# (CONFIG_GROUP_TRACKER_*, read by src/apps/common/src/deepstream_config_file_parser.c), whose fields are
+# NvDsTrackerConfig in src/apps/common/includes/deepstream_tracker.h (enable, width, height, gpu_id, ll_config_file,
+# ll_lib_file, display_tracking_id, tracking_id_reset_mode, ...); what each means: DeepStream Reference Application,
+# "Tracker Group", https://docs.nvidia.com/metropolis/deepstream/dev-guide/text/DS_ref_app_deepstream.html
+APP_DOCS = "https://docs.nvidia.com/metropolis/deepstream/dev-guide/text/DS_ref_app_deepstream.html"
+TRACKER_STRUCT = "NVIDIA/DeepStream v9.1.0 src/apps/common/includes/deepstream_tracker.h"
+TRACKER = {
+    "enable": Key("bool", source=TRACKER_STRUCT),
+    "tracker-width": Key("int", low=32, source=APP_DOCS + " (NvDsTrackerConfig.width; the Gst-nvtracker docs: a "
+                                                          "multiple of 32)"),
+    "tracker-height": Key("int", low=32, source=APP_DOCS + " (NvDsTrackerConfig.height)"),
+    "gpu-id": Key("int", low=0, source=TRACKER_STRUCT),
+    "ll-lib-file": Key("path", source=APP_DOCS + " (libnvds_nvmultiobjecttracker.so: IOU, NvSORT, NvDCF, NvDeepSORT)"),
+    "ll-config-file": Key("path", source=APP_DOCS + " (the low-level tracker's YAML)"),
+    "display-tracking-id": Key("bool", source=TRACKER_STRUCT),
+    # 0 never reset, 1 on a stream reset, 2 at the end of a stream, 3 both (Gst-nvtracker tracking-id-reset-mode)
+    "tracking-id-reset-mode": Key("int", (0, 1, 2, 3), source=TRACKER_STRUCT),
+}
+APP_GROUPS = {"tracker": TRACKER}
+
+# The low-level tracker's YAML (deepstream.TRACKER_YAML): each section's keys as NVIDIA/DeepStream v9.1.0
+# skills/deepstream-dev/references/tracker_config.md lists them (its "IOU Tracker" sample holds all of these) and
+# src/apps/reference_apps/deepstream-tracker-3d-multi-view/config_templates/config_tracker_2d.yml spells them.
+TRACKER_YAML_KEYS = {
+    "BaseConfig": {"minDetectorConfidence"},
+    "TargetManagement": {"preserveStreamUpdateOrder", "maxTargetsPerStream", "minIouDiff4NewTarget", "probationAge",
+                         "maxShadowTrackingAge", "earlyTerminationAge"},
+    "TrajectoryManagement": {"useUniqueID"},
+    "DataAssociator": {"dataAssociatorType", "associationMatcherType", "checkClassMatch", "minMatchingScore4Overall",
+                       "minMatchingScore4SizeSimilarity", "minMatchingScore4Iou", "matchingScoreWeight4SizeSimilarity",
+                       "matchingScoreWeight4Iou"},
+}

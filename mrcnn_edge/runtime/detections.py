@@ -19,6 +19,8 @@ class Detections:
     keypoints float32 [N,J,3] x, y in frame pixels, v = 1 (torchvision's); None without a keypoint head
     keypoint_scores float32 [N,J] each keypoint's score: its heatmap logit (torchvision), detectron2's
                            softmax score for detectron2 models (runtime/keypoints.DECODES)
+    track_ids int64 [N]     each detection's identity across frames (runtime/tracking.Tracker); None when the
+                           run does not track, -1 for a detection no track took
     """
     boxes: np.ndarray
     scores: np.ndarray
@@ -28,6 +30,16 @@ class Detections:
     keypoints: np.ndarray | None = None
     keypoint_scores: np.ndarray | None = None
     limbs: list[tuple[int, int]] = field(default_factory=list)  # joined keypoints (0-based), for drawing
+    track_ids: np.ndarray | None = None
+
+    def subset(self, rows: np.ndarray, track_ids: np.ndarray | None = None) -> "Detections":
+        """These detections' rows `rows` (indices, in order), with `track_ids` for them where given."""
+        def pick(a):
+            return None if a is None else a[rows]
+
+        return Detections(self.boxes[rows], self.scores[rows], self.classes[rows], pick(self.masks),
+                          list(self.class_names), pick(self.keypoints), pick(self.keypoint_scores), list(self.limbs),
+                          pick(self.track_ids) if track_ids is None else np.asarray(track_ids, np.int64))
 
     def __len__(self) -> int:
         return len(self.scores)

@@ -1,5 +1,5 @@
-"""Draw detections on a frame: masks blended in per-class colours, contours, skeletons (one colour per limb),
-boxes, labels, fps."""
+"""Draw detections on a frame: masks blended in per-class colours (per-track colours when tracked), contours,
+skeletons (one colour per limb), boxes, labels, fps."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -28,32 +28,52 @@ def class_color(class_id: int) -> tuple[int, int, int]:
     return tuple(int(v) for v in PALETTE[(class_id - 1) % len(PALETTE)])
 
 
+def track_color(track_id: int) -> tuple[int, int, int]:
+    """A track's own colour, the same on every frame. Consecutive ids step 3 through the palette (3 is prime to
+    its 10), so objects seen one after another, often side by side, differ more than neighbours' colours do."""
+    return tuple(int(v) for v in PALETTE[(track_id * 3) % len(PALETTE)]) if track_id >= 0 else (128, 128, 128)
+
+
+def _colors(dets: Detections) -> list[tuple[int, int, int]]:
+    """Each detection's colour: its track's where the detections are tracked, else its class's."""
+    if dets.track_ids is not None:
+        return [track_color(int(t)) for t in dets.track_ids]
+    return [class_color(int(c)) for c in dets.classes]
+
+
+def _labels(dets: Detections, names: list[str]) -> list[str]:
+    """`class score`, or `#id class score` where tracked (`#-` for a detection no track took)."""
+    labels = [f"{name} {score:.2f}" for name, score in zip(names, dets.scores)]
+    if dets.track_ids is None:
+        return labels
+    return [f"#{t if t >= 0 else '-'} {label}" for t, label in zip(dets.track_ids, labels)]
+
+
 def annotate(image_rgb: np.ndarray, dets: Detections, fps: float | None = None) -> np.ndarray:
     """A copy of the RGB frame with the detections drawn; the lowest score is drawn first, so the
     most confident detection's mask, contour and label end up on top."""
     names = dets.names()
     # ascending; a class of an unused slot (COCO's "N/A") has no meaning to show
     order = [i for i in np.argsort(dets.scores, kind="stable") if names[i] != UNUSED]
-    rects = dets.mask_rects()
-    out = _blend_masks(image_rgb, dets, order, rects)
+    rects, colors, labels = dets.mask_rects(), _colors(dets), _labels(dets, names)
+    out = _blend_masks(image_rgb, dets, order, rects, colors)
     scale = _text_scale(out)
     for i in order:
         if dets.masks is not None:
-            _draw_contour(out, dets.masks[i], rects[i], class_color(int(dets.classes[i])), scale)
+            _draw_contour(out, dets.masks[i], rects[i], colors[i], scale)
         if dets.keypoints is not None:
             _draw_skeleton(out, dets.keypoints[i], dets.keypoint_scores[i], dets.limbs, scale)
     taken: list[tuple[int, int, int, int]] = []  # label boxes placed so far (x, y, w, h)
     if fps is not None:  # first, so no label hides under the counter
         taken.append(_draw_text_box(out, f"{fps:.1f} fps", (6, 6), (0, 0, 0), scale * 1.2))
     for i in order[::-1]:  # labels placed most confident first, so they get the best spots
-        color = class_color(int(dets.classes[i]))
         x1, y1, x2, y2 = (int(round(v)) for v in dets.boxes[i])
-        cv2.rectangle(out, (x1, y1), (x2, y2), color, max(1, round(2 * scale)), cv2.LINE_AA)
-        _draw_label(out, f"{names[i]} {dets.scores[i]:.2f}", (x1, y1, x2, y2), color, scale, taken)
+        cv2.rectangle(out, (x1, y1), (x2, y2), colors[i], max(1, round(2 * scale)), cv2.LINE_AA)
+        _draw_label(out, labels[i], (x1, y1, x2, y2), colors[i], scale, taken)
     return out
 
 
-def _blend_masks(image_rgb: np.ndarray, dets: Detections, order, rects) -> np.ndarray:
+def _blend_masks(image_rgb: np.ndarray, dets: Detections, order, rects, colors) -> np.ndarray:
     """Masks blended in: each pixel takes the colour of the most confident mask covering it (masks are
     painted in ascending score). Only the rectangle around all masks is touched; outside the masks the
     overlay equals the frame, so the blend leaves those pixels as they were."""
@@ -67,7 +87,7 @@ def _blend_masks(image_rgb: np.ndarray, dets: Detections, order, rects) -> np.nd
     overlay = window.copy()
     for i in order:
         x, y, w, h = rects[i]
-        overlay[y - y0:y - y0 + h, x - x0:x - x0 + w][dets.masks[i, y:y + h, x:x + w]] = class_color(int(dets.classes[i]))
+        overlay[y - y0:y - y0 + h, x - x0:x - x0 + w][dets.masks[i, y:y + h, x:x + w]] = colors[i]
     cv2.addWeighted(overlay, MASK_ALPHA, window, 1 - MASK_ALPHA, 0, dst=window)
     return out
 

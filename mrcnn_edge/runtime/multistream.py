@@ -66,6 +66,7 @@ class _Stream:
         self.description = getattr(source, "description", str(spec.source))
         self.live = bool(getattr(source, "live", True))
         self.sinks = sinks
+        self.tracker = None  # its own: identities never cross streams; a reconnection keeps it
         self.meter = LatencyMeter(desc=self.name, live_line=False)
         self.status, self.message = "running", ""
         self.captured = 0  # frames read from the source(s), renumbered across reconnects
@@ -105,10 +106,13 @@ def run_sources(model, sources: list | None = None, *, sources_file: str | None 
         if not sources:
             raise UserError("no source given: pass --source (one or more times) or --sources FILE")
         return run_stream(model, sources[0], out=out, jsonl=jsonl, coco=coco, report_dir=report_dir, **options)
-    single_outputs = [flag for flag, value in (("--out", out), ("--jsonl", jsonl), ("--coco", coco)) if value]
+    mot = options.pop("mot", None)
+    single_outputs = [flag for flag, value in (("--out", out), ("--jsonl", jsonl), ("--coco", coco), ("--mot", mot))
+                      if value]
     if single_outputs:
         raise UserError(f"{', '.join(single_outputs)} name one stream's file: with several streams, --preview or "
-                        "--reconnect, pass --out-dir DIR (it gets DIR/<stream>/annotated.mp4 and detections.jsonl)")
+                        "--reconnect, pass --out-dir DIR (it gets DIR/<stream>/annotated.mp4 and detections.jsonl, "
+                        "and tracks.mot.txt with --track)")
     if options.pop("show", False):
         raise UserError("--show opens one window for one stream: with several streams or --preview, watch them "
                         "in a browser with --preview PORT")
@@ -123,12 +127,14 @@ def run_streams(model, specs: list[StreamSpec], *, out_dir: str | None = None, r
                 max_batch: int | None = None, reconnect: bool = False, max_frames: int | None = None,
                 stall_timeout_s: float = 10.0, live_line: bool = True, notify=None,
                 score_threshold: float = SCORE_THRESHOLD, cuda_graph: bool = False, strict: bool = False,
-                backend: str = "auto", plugin_impl: str | None = None) -> StreamsResult:
+                backend: str = "auto", plugin_impl: str | None = None, track: bool = False) -> StreamsResult:
     """Run every stream of `specs` through one `model` (a path run on `backend`, plugin nodes on `plugin_impl`,
     or a loaded predictor).
-    Writes out_dir/<stream>/annotated.mp4 and detections.jsonl, and report.json + latency.png into
-    report_dir (default out_dir). Raises UserError, after writing everything, only when no stream finished."""
+    Writes out_dir/<stream>/annotated.mp4 and detections.jsonl (and tracks.mot.txt with `track`: one tracker
+    per stream, kept across its reconnections), and report.json + latency.png into report_dir (default
+    out_dir). Raises UserError, after writing everything, only when no stream finished."""
     from .predictor import Predictor
+    from .tracking import tracked_threshold
 
     notify = notify or (lambda message: print(f"note: {message}", file=sys.stderr))
     if batch_timeout_ms < 0:
@@ -137,13 +143,15 @@ def run_streams(model, specs: list[StreamSpec], *, out_dir: str | None = None, r
         raise UserError(f"--max-batch must be 1 or more, not {max_batch}")
     if preview is not None:
         parse_address(preview)  # a bad address is refused before the model takes seconds to load
-    predictor = Predictor.from_path(model, score_threshold=score_threshold, cuda_graph=cuda_graph, backend=backend,
+    predictor = Predictor.from_path(model, score_threshold=tracked_threshold(score_threshold, track),
+                                    cuda_graph=cuda_graph, backend=backend,
                                     plugin_impl=plugin_impl) if isinstance(model, str) else model
     plan = batch_plan(predictor, len(specs), max_batch)
     if plan.note:
         notify(plan.note)
     open_options = {"stall_timeout_s": stall_timeout_s, "strict": strict}
-    run = _MultiRun(predictor, plan, batch_timeout_ms / 1000, notify, reconnect, max_frames, open_options, live_line)
+    run = _MultiRun(predictor, plan, batch_timeout_ms / 1000, notify, reconnect, max_frames, open_options, live_line,
+                    score_threshold if track else None)
     try:
         run.open(specs, out_dir, preview)
         run.schedule()
@@ -161,8 +169,9 @@ def run_streams(model, specs: list[StreamSpec], *, out_dir: str | None = None, r
 
 class _MultiRun:
     def __init__(self, predictor, plan: BatchPlan, timeout_s: float, notify, reconnect: bool,
-                 max_frames: int | None, open_options: dict, live_line: bool):
+                 max_frames: int | None, open_options: dict, live_line: bool, track_threshold: float | None = None):
         self.predictor, self.plan, self.notify = predictor, plan, notify
+        self.track_threshold = track_threshold  # None: no tracking
         self.reconnect, self.max_frames, self.open_options = reconnect, max_frames, open_options
         self.batcher = Batcher(plan.size, timeout_s)
         self.requests = RequestPool(predictor.backend, plan.size) if plan.concurrent else None
@@ -188,6 +197,10 @@ class _MultiRun:
         for index, spec in enumerate(specs):
             source = self._open_first(spec)
             stream = _Stream(index, spec, source, [])
+            if self.track_threshold is not None:
+                from .tracking import Tracker
+
+                stream.tracker = Tracker(self.track_threshold)
             self.streams.append(stream)  # before the sinks: a failure below still closes this source
             stream.sinks = self._sinks(stream, out_dir)
             self.batcher.add_stream(index, stream.live)
@@ -216,7 +229,7 @@ class _MultiRun:
         return open_source(spec, **self.open_options)
 
     def _sinks(self, stream: _Stream, out_dir: str | None) -> list:
-        from .sinks import BackgroundSinks, JsonlSink, VideoSink
+        from .sinks import BackgroundSinks, JsonlSink, MotSink, VideoSink
 
         files = []
         if out_dir:
@@ -224,6 +237,8 @@ class _MultiRun:
             fps = getattr(stream.source, "fps", 0.0) or 30.0
             files += [VideoSink(os.path.join(folder, "annotated.mp4"), fps=fps),
                       JsonlSink(os.path.join(folder, "detections.jsonl"))]
+            if stream.tracker is not None:
+                files.append(MotSink(os.path.join(folder, "tracks.mot.txt")))
         if self.preview is not None:
             files.append(self.preview.sink(stream.index))
         return [BackgroundSinks(files)] if files else []
@@ -312,6 +327,8 @@ class _MultiRun:
             t0 = clock()
             try:
                 dets = self.predictor.postprocess(out[0], meta, out[1])
+                if stream.tracker is not None:  # frame.index runs on across drops and reconnections: a gap
+                    dets = stream.tracker.update(dets, frame.index)
             except Exception as e:
                 self._fail(stream, e)
                 continue
@@ -430,6 +447,8 @@ class _MultiRun:
             folder = os.path.join(out_dir, stream.name)
             row["outputs"] = {"video": os.path.join(folder, "annotated.mp4"),
                               "jsonl": os.path.join(folder, "detections.jsonl")}
+            if stream.tracker is not None:
+                row["outputs"]["mot"] = os.path.join(folder, "tracks.mot.txt")
         return row
 
 

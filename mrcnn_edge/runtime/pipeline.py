@@ -1,4 +1,4 @@
-"""The streaming loop: source -> preprocess -> infer -> postprocess -> sinks, timed per stage.
+"""The streaming loop: source -> preprocess -> infer -> postprocess (-> tracker) -> sinks, timed per stage.
 
 Capture and decoding run in the source's own thread, so they overlap inference (which releases the
 GIL); this loop only does the per-frame work that needs the previous stage's result.
@@ -12,10 +12,11 @@ from .sinks import Sink
 from .sources import Source
 
 
-def stream(source: Source, predictor, sinks: list[Sink], meter: LatencyMeter, max_frames: int | None = None) -> None:
-    """Run every frame of `source` through `predictor` into `sinks` until the source ends, max_frames
-    frames are done or a sink asks to stop, then flush the sinks. Errors propagate; the caller closes
-    sinks and source."""
+def stream(source: Source, predictor, sinks: list[Sink], meter: LatencyMeter, max_frames: int | None = None,
+           tracker=None) -> None:
+    """Run every frame of `source` through `predictor` (and `tracker`, a runtime.tracking.Tracker, whose time
+    counts as postprocess) into `sinks` until the source ends, max_frames frames are done or a sink asks to
+    stop, then flush the sinks. Errors propagate; the caller closes sinks and source."""
     clock = time.perf_counter
     waiting_since = clock()
     for frame, wait in source.frames():
@@ -25,6 +26,8 @@ def stream(source: Source, predictor, sinks: list[Sink], meter: LatencyMeter, ma
         raw = predictor.infer(batch)
         t2 = clock()
         dets = predictor.postprocess(raw, meta)
+        if tracker is not None:  # the frame's own index: frames a live source dropped are a gap in time
+            dets = tracker.update(dets, frame.index)
         t3 = clock()
         fps = meter.recent_fps()
         for sink in sinks:

@@ -34,10 +34,10 @@ class RunResult:
 
 
 
-def _open_sinks(out, jsonl, coco, show, video_fps) -> list:
+def _open_sinks(out, jsonl, coco, show, video_fps, mot=None) -> list:
     """The window in the stream's thread (GUI toolkits want it there, and q must stop the loop at
     once); the files in one writer thread, beside the next frame's inference."""
-    from .sinks import BackgroundSinks, CocoResultsSink, JsonlSink, VideoSink, WindowSink
+    from .sinks import BackgroundSinks, CocoResultsSink, JsonlSink, MotSink, VideoSink, WindowSink
 
     sinks, files = [], []
     try:  # a sink that fails to open must not leave the ones before it open
@@ -49,6 +49,8 @@ def _open_sinks(out, jsonl, coco, show, video_fps) -> list:
             files.append(JsonlSink(jsonl))
         if coco:
             files.append(CocoResultsSink(coco))
+        if mot:
+            files.append(MotSink(mot))
     except BaseException:
         _close_all(sinks + files)
         raise
@@ -64,7 +66,8 @@ def run_stream(model, source, *, out: str | None = None, jsonl: str | None = Non
                report_dir: str | None = None, max_frames: int | None = None, show: bool = False,
                video_fps: float = 30.0, stall_timeout_s: float = 10.0, live_line: bool = True,
                notify=None, score_threshold: float = SCORE_THRESHOLD, cuda_graph: bool = False,
-               strict: bool = False, backend: str = "auto", plugin_impl: str | None = None) -> RunResult:
+               strict: bool = False, backend: str = "auto", plugin_impl: str | None = None, track: bool = False,
+               mot: str | None = None) -> RunResult:
     """Stream `source` (a --source string, or an opened Source) through `model` (a model path, run on
     `backend` and, for a model.trt.onnx, its plugin nodes on `plugin_impl`; or a loaded predictor) into the
     outputs asked for.
@@ -73,6 +76,10 @@ def run_stream(model, source, *, out: str | None = None, jsonl: str | None = Non
     (with `"error"` set when the run failed), before the error propagates. A folder or glob skips the
     images it cannot read (named in the summary and report.json) and fails only when none was read;
     `strict` makes any unreadable image an error.
+
+    `track` gives every detection an identity across frames (runtime/tracking.py: ByteTrack, which also reads
+    the model's detections below score_threshold, down to its low threshold); `mot` writes the tracks as
+    MOTChallenge rows.
     """
     from .latency import LatencyMeter
     from .pipeline import stream
@@ -81,15 +88,19 @@ def run_stream(model, source, *, out: str | None = None, jsonl: str | None = Non
     notify = notify or (lambda message: print(f"note: {message}", file=sys.stderr))
     from .predictor import Predictor
 
-    predictor = Predictor.from_path(model, score_threshold=score_threshold, cuda_graph=cuda_graph,
-                                    backend=backend, plugin_impl=plugin_impl) if isinstance(model, str) else model
+    from .tracking import check_track_options, tracked_threshold
+
+    check_track_options(track, mot)
+    predictor = Predictor.from_path(model, score_threshold=tracked_threshold(score_threshold, track),
+                                    cuda_graph=cuda_graph, backend=backend,
+                                    plugin_impl=plugin_impl) if isinstance(model, str) else model
     src = open_source(source, stall_timeout_s=stall_timeout_s, strict=strict) if isinstance(source, str) else source
     meter = error = None
     sinks = []
     try:
-        sinks = _open_sinks(out, jsonl, coco, show, video_fps)
+        sinks = _open_sinks(out, jsonl, coco, show, video_fps, mot)
         meter = LatencyMeter(desc="run", live_line=live_line, total=max_frames)
-        stream(src, predictor, sinks, meter, max_frames)
+        stream(src, predictor, sinks, meter, max_frames, tracker=_tracker(track, score_threshold))
         if src.skipped and not len(meter):
             path, why = src.skipped[0]
             raise UserError(f"no image of {src.description} could be read ({len(src.skipped)} skipped; first: {why})")
@@ -107,11 +118,17 @@ def run_stream(model, source, *, out: str | None = None, jsonl: str | None = Non
         for message in src.notes.values():
             notify(message)
         if meter is not None:
-            result = _result(meter, src, predictor, model, out, jsonl, coco, report_dir, error, sinks)
+            result = _result(meter, src, predictor, model, out, jsonl, coco, report_dir, error, sinks, mot)
     return result
 
 
-def _result(meter, src, predictor, model, out, jsonl, coco, report_dir, error, sinks) -> RunResult:
+def _tracker(track: bool, score_threshold: float):
+    from .tracking import Tracker
+
+    return Tracker(score_threshold) if track else None
+
+
+def _result(meter, src, predictor, model, out, jsonl, coco, report_dir, error, sinks, mot=None) -> RunResult:
     from .latency import summarize_ms
     from .sinks import BackgroundSinks
 
@@ -123,7 +140,7 @@ def _result(meter, src, predictor, model, out, jsonl, coco, report_dir, error, s
                           input_size=list(predictor.input_size), notes=list(src.notes.values()), error=error,
                           sink_writer_ms=writer[0] if writer else None,
                           skipped=[{"file": path, "reason": why} for path, why in src.skipped])
-    outputs = {k: v for k, v in (("video", out), ("jsonl", jsonl), ("coco", coco)) if v}
+    outputs = {k: v for k, v in (("video", out), ("jsonl", jsonl), ("coco", coco), ("mot", mot)) if v}
     if report_dir:
         title = f"mrcnn-edge run: {predictor.backend_name} {predictor.precision} " \
                 f"{predictor.input_size[0]}x{predictor.input_size[1]} on {os.path.basename(src.description)}"

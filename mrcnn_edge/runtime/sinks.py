@@ -1,4 +1,5 @@
-"""Where results go: a window, an annotated video, JSON Lines of detections, COCO results JSON.
+"""Where results go: a window, an annotated video, JSON Lines of detections, COCO results JSON, MOTChallenge
+tracks.
 
 Every sink is written so that closing it after an error leaves a valid file holding every frame
 written so far: the video is finalised, each JSONL line is flushed, the COCO file is written whole.
@@ -122,8 +123,9 @@ class VideoSink(Sink):
 
 def detection_rows(dets: Detections) -> list[dict]:
     """A frame's detections as JSON-ready dicts: box x1,y1,x2,y2 in frame pixels, mask as COCO RLE, keypoints
-    as [x, y, v] per keypoint with their scores (each where the model has the head). Boxes keep 4 decimals
-    (float32 resolves ~3e-5 px at 512), so two runs compare to 1e-4 from the files."""
+    as [x, y, v] per keypoint with their scores (each where the model has the head), track_id where the run
+    tracks. Boxes keep 4 decimals (float32 resolves ~3e-5 px at 512), so two runs compare to 1e-4 from the
+    files."""
     names, rects = dets.names(), dets.mask_rects()
     rows = []
     for i in range(len(dets)):
@@ -134,6 +136,8 @@ def detection_rows(dets: Detections) -> list[dict]:
         if dets.keypoints is not None:
             row["keypoints"] = [[round(float(v), 2) for v in p] for p in dets.keypoints[i]]
             row["keypoint_scores"] = [round(float(v), 4) for v in dets.keypoint_scores[i]]
+        if dets.track_ids is not None:
+            row["track_id"] = int(dets.track_ids[i])
         rows.append(row)
     return rows
 
@@ -154,6 +158,35 @@ class JsonlSink(Sink):
 
     def close(self):
         self._file.close()
+
+
+class MotSink(Sink):
+    """MOTChallenge results text: one line per tracked detection, `frame,id,x,y,w,h,score,-1,-1,-1`, frames
+    1-based (MOTChallenge's: the first frame is 1), box left, top, width, height in frame pixels. Each line is
+    flushed with its frame, so a crash leaves whole frames only."""
+
+    def __init__(self, path: str):
+        _parent_dir(path)
+        self.path = path
+        self._file = open(path, "w")
+
+    def write(self, frame, dets, fps):
+        if dets.track_ids is None:
+            raise UserError(f"{self.path}: MOTChallenge rows need track ids, and these detections have none "
+                            "(track them: `run --track`, or runtime.tracking.Tracker)")
+        lines = [mot_line(frame.index + 1, int(tid), box, float(score))
+                 for box, score, tid in zip(dets.boxes, dets.scores, dets.track_ids) if tid >= 0]
+        self._file.write("".join(lines))
+        self._file.flush()
+
+    def close(self):
+        self._file.close()
+
+
+def mot_line(frame: int, track_id: int, box, score: float) -> str:
+    """One MOTChallenge row; box x1,y1,x2,y2. The three -1 are the 3D position MOTChallenge 2D leaves unset."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return f"{frame},{track_id},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},{score:.5f},-1,-1,-1\n"
 
 
 class CocoResultsSink(Sink):
