@@ -42,7 +42,7 @@ def trained(tmp_path_factory, shipped_checkpoint):
     args = ["train", "--data", train, "--images", images, "--val-data", val, "--val-images", images,
             "--init-backbone", shipped_checkpoint, "--size", SIZE, "--iterations", str(ITERATIONS),
             "--eval-every", str(ITERATIONS // 2), "--log-every", "10", "--workers", "0", "--optimizer", "adamw", "--lr", "2e-3",
-            "--warmup", "20", "--schedule", "cosine", "--no-augment", "--out", str(out)]
+            "--warmup", "20", "--schedule", "cosine", "--no-augment", "--tensorboard", "--out", str(out)]
     return {"code": main(args), "out": out, "val": val, "images": images, "train": train}
 
 
@@ -66,6 +66,19 @@ def test_the_run_folder(trained):
         assert (out / name).is_file(), name
     rows = (out / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("kind,iteration") and sum(r.startswith("val,") for r in rows) == 2
+
+
+def test_tensorboard_reads_the_same_losses_and_ap(trained):
+    """The event files, read back by TensorBoard's own loader, hold metrics.csv's numbers."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(trained["out"] / "tensorboard")).Reload()
+    rows = [r.split(",") for r in (trained["out"] / "metrics.csv").read_text().splitlines()]
+    header, train_rows = rows[0], [r for r in rows[1:] if r[0] == "train"]
+    loss = header.index("loss_mask")
+    assert [e.step for e in events.Scalars("train/loss_mask")] == [int(r[1]) for r in train_rows]
+    assert [e.value for e in events.Scalars("train/loss_mask")] == pytest.approx([float(r[loss]) for r in train_rows])
+    assert len(events.Scalars("val/mask_ap")) == 2
 
 
 def test_the_checkpoint_carries_names_arch_and_size(trained):
