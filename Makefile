@@ -18,7 +18,8 @@ $(BIN)/.installed: setup.py pyproject.toml
 	# torch and torchvision come from this machine's disk (pip's constraints pin the releases there)
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
 	$(BIN)/pip install -q pybind11 setuptools wheel
-	$(BIN)/pip install -q --no-build-isolation -e '.[test]'
+	# the docs extra: tests/docs builds the documentation site strictly
+	$(BIN)/pip install -q --no-build-isolation -e '.[test,docs]'
 	# Triton's server binary (with its Python backend) for tests/serving. --no-deps: the wheel pins numpy<2 and
 	# would downgrade ours; mrcnn-edge serve gives the backend its own numpy 1.26 environment instead.
 	$(BIN)/pip install -q --no-deps nvidia-pytriton==0.7.0

@@ -73,6 +73,10 @@ setup(
         # supervision: `run --track`'s ByteTrack (tests/runtime/test_tracking.py).
         "test": ["pytest", "scikit-image", "faster-coco-eval", "tritonclient[grpc,http]>=2.50", "selenium>=4.10",
                  "mypy==2.4.1", "pytest-xdist>=3.6", "filelock", "tensorboard", "supervision>=0.30,<0.31"],
+        # the documentation site (mkdocs.yml): `make test` builds it strictly (tests/docs/test_docs.py), so a broken
+        # link, a page left out of the nav or an API object that moved fails CI. Tested with mkdocs 1.6.1,
+        # mkdocs-material 9.8.2, mkdocstrings 1.0.8, mkdocstrings-python 2.0.11.
+        "docs": ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26", "mkdocstrings-python>=1.10"],
         "eval": ["faster-coco-eval"],  # faster COCO AP (same numbers as pycocotools, which stays the fallback)
         "triton": ["tritonclient[grpc,http]>=2.50"],
         # `run --track`: supervision's ByteTrack (MIT), removed in 0.31 (it moved to the `trackers` package, whose
