@@ -12,6 +12,7 @@ from .precision.placement import DEFAULT_KEEP_FLOAT
 from .precision.placement import EXCLUSIONS as KEEP_FLOAT_CHOICES
 from .runtime.backends import BACKENDS
 from .runtime import SCORE_THRESHOLD
+from .train.norm import TRUNK_NORMS
 from .surgery.plugin_impls import PLUGIN_IMPLS
 
 
@@ -34,7 +35,7 @@ def _train(args) -> None:
             warmup=args.warmup, clip_grad=args.clip_grad or None, augment=not args.no_augment,
             checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, log_every=args.log_every,
             workers=args.workers, seed=args.seed, resume=args.resume, tensorboard=args.tensorboard,
-            strict=args.strict)).summary())
+            strict=args.strict, norm=args.norm)).summary())
         return
     from .train.synthetic import TrainConfig, train
 
@@ -223,6 +224,9 @@ def _train_command(sub) -> None:
     coco.add_argument("--schedule", choices=("step", "cosine"), default="step")
     coco.add_argument("--clip-grad", type=float, default=10.0, help="max gradient norm; 0: no clipping")
     coco.add_argument("--no-augment", action="store_true", help="no flip, scale or colour jitter")
+    coco.add_argument("--norm", choices=TRUNK_NORMS, default="auto",
+                      help="the trunk's BatchNorm: frozen (as torchvision fine-tunes a trained trunk) or batch "
+                           "(trained); auto: frozen when --init or --init-backbone gives trained weights")
     coco.add_argument("--checkpoint-every", type=int, default=500, help="iterations between writes of last.pth")
     coco.add_argument("--eval-every", type=int, default=None, help="iterations between val evaluations (default: an epoch)")
     coco.add_argument("--log-every", type=int, default=20, help="iterations between metrics.csv rows")

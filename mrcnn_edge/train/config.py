@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from ..errors import UserError
 from ..export.onnx_export import check_size
 from ..model.architectures import ARCHITECTURES, LIGHT_ARCH
+from .norm import TRUNK_NORMS
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine")
@@ -48,6 +49,7 @@ class CocoTrainConfig:
     resume: bool = False
     tensorboard: bool = False
     strict: bool = False  # a bad row of the data is an error instead of skipped
+    norm: str = "auto"  # the trunk's BatchNorm (norm.TRUNK_NORMS): auto freezes it when the run starts from weights
 
     def check(self) -> None:
         """The flags that contradict each other, one line each, before anything is read."""
@@ -69,6 +71,8 @@ class CocoTrainConfig:
             raise UserError(f"--workers is {self.workers}: give 0 (load in the training process) or more")
         if self.optimizer not in OPTIMIZERS:
             raise UserError(f"unknown optimizer '{self.optimizer}': choose {', '.join(OPTIMIZERS)}")
+        if self.norm not in TRUNK_NORMS:
+            raise UserError(f"unknown --norm '{self.norm}': choose {', '.join(TRUNK_NORMS)}")
         if self.schedule not in SCHEDULES:
             raise UserError(f"unknown schedule '{self.schedule}': choose {', '.join(SCHEDULES)}")
         check_size(self.size)  # export's own rule: a size training takes, `build` takes too

@@ -29,6 +29,7 @@ from ..model.checkpoint import save_checkpoint
 from . import distributed
 from .batches import StepBatches, item_seed
 from .coco import CocoTrainSet
+from .norm import freeze_trunk_norm, train_mode, trunk_norm
 from .config import DEFAULT_EPOCHS, CocoTrainConfig
 from .record import LOSS_TERMS, Record
 from .schedule import make_optimizer, make_scheduler
@@ -82,6 +83,11 @@ def _train(cfg: CocoTrainConfig, processes: distributed.Processes) -> TrainResul
     data = CocoTrainSet(cfg.data, cfg.images, cfg.size, augment=cfg.augment, keypoints=keypoints, strict=cfg.strict)
     val = load_val(cfg.val_data, cfg.val_images) if main else None
     model = _model(cfg, data, main).to(processes.device)
+    frozen_norm = _trunk_norm(cfg) == "frozen"
+    if frozen_norm:
+        layers = freeze_trunk_norm(model)
+        if main:
+            print(f"trunk norm: frozen ({layers} BatchNorm layers keep their statistics and scale; --norm batch trains them)")
     global_batch = cfg.batch * cfg.accumulate * processes.world
     steps_per_epoch = StepBatches(len(data), batch=cfg.batch, accumulate=cfg.accumulate, rank=0,
                                   world=processes.world, seed=cfg.seed, start=0, stop=0).steps_per_epoch
@@ -111,7 +117,7 @@ def _train(cfg: CocoTrainConfig, processes: distributed.Processes) -> TrainResul
     bar = tqdm(total=iterations, initial=done, desc="train", unit="it", disable=not main, dynamic_ncols=True)
     start, timer, evaluations = time.time(), time.time(), []
     signature = _signature(cfg, processes, iterations)
-    model.train()
+    train_mode(model, frozen_norm)
     for it in range(done, iterations):
         terms = _step(net, loader, optimizer, scaler, params, cfg, processes, it, cuda)
         scheduler.step()
@@ -130,7 +136,7 @@ def _train(cfg: CocoTrainConfig, processes: distributed.Processes) -> TrainResul
             _save_resume(cfg, model, optimizer, scheduler, scaler, it + 1, best, signature)
         if main and val is not None and ((it + 1) % eval_every == 0 or finished):
             ap = val_ap(model, val, cfg.size, data.classes, data.keypoint_layout, f"iteration {it + 1}")
-            model.train()
+            train_mode(model, frozen_norm)
             record.add("val", {"iteration": it + 1, "epoch": it // steps_per_epoch, **ap_fields(ap)})
             score = getattr(ap, best_key(data.keypoint_layout))
             if best is None or score > best[0]:
@@ -206,11 +212,15 @@ def _model(cfg: CocoTrainConfig, data: CocoTrainSet, main: bool):
 def _build_settings(cfg: CocoTrainConfig, data: CocoTrainSet) -> dict:
     """What rebuilds the trained model beyond its class count, saved in its checkpoint (Checkpoint.build_settings)."""
     settings = {}
-    if cfg.arch == MOBILENET_FPN_ARCH:  # torchvision's rule: a trained trunk's BatchNorm frozen, a fresh one trained
-        settings["norm"] = "frozen" if (cfg.init or cfg.init_backbone) else "batch"
+    if cfg.arch == MOBILENET_FPN_ARCH:  # torchvision's trunk: FrozenBatchNorm2d modules when frozen (norm.py)
+        settings["norm"] = _trunk_norm(cfg)
     if data.keypoint_layout is not None:
         settings["num_keypoints"] = data.keypoint_layout.num_keypoints
     return settings
+
+
+def _trunk_norm(cfg: CocoTrainConfig) -> str:
+    return trunk_norm(cfg.norm, started=bool(cfg.init or cfg.init_backbone))
 
 
 def _check_out(cfg: CocoTrainConfig) -> None:
