@@ -17,7 +17,7 @@ from typing import Callable
 from tqdm import tqdm
 
 from .engine.build import onnxruntime_build
-from .engine.metadata import check_contract, import_tensorrt, onnx_io
+from .engine.metadata import check_onnx_contract, import_tensorrt, onnx_io
 from .engine.result import BuildResult
 from .errors import UserError
 from .files import sha256_of
@@ -207,7 +207,7 @@ def build_chain(precision: str = "fp16", *, weights: str | None = None, model: s
         raise UserError(f"build starts from a checkpoint or the fp32 export model.onnx, not "
                         f"{os.path.basename(onnx_path)}: pass --model {model_stem(onnx_path)}.onnx")
     if not weights:  # a broken or foreign model.onnx in one line, before the progress bar
-        check_contract(onnx_io(onnx_path), onnx_path)
+        check_onnx_contract(onnx_path)
     source = _calibration_source(onnx_path, calibration, calib_source, shipped) if precision == "int8" else None
     names = (["export"] if weights else []) + ["surgery"] + (["calibrate"] if precision == "int8" else []) + \
         ([precision] if precision not in ("fp32", "bf16") else []) + ["check", "engine"]
@@ -215,7 +215,7 @@ def build_chain(precision: str = "fp16", *, weights: str | None = None, model: s
     try:
         if weights:
             _export(weights, onnx_path, size, arch, None if dynamic_batch else 1, steps)
-            check_contract(onnx_io(onnx_path), onnx_path)
+            check_onnx_contract(onnx_path)
         trt_path = os.path.join(out_dir, os.path.basename(plugin_graph_path(onnx_path)))
         cache = None
 

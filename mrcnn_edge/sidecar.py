@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 from .errors import UserError
+from .files import write_atomic
 from .names import sidecar_path  # noqa: F401  (the sidecar's name, re-exported for its readers)
 
 REQUIRED = ("arch", "classes", "input_size", "precision", "detections")
@@ -31,9 +31,8 @@ def read_sidecar(model_path: str) -> dict:
 def write_sidecar(model_path: str, info: dict) -> str:
     """Write info as the sidecar of model_path, atomically (a reader never sees half a file)."""
     path = sidecar_path(model_path)
-    with open(path + ".tmp", "w") as f:
+    with write_atomic(path) as tmp, open(tmp, "w") as f:
         json.dump(info, f, indent=2)
-    shutil.move(path + ".tmp", path)
     return path
 
 

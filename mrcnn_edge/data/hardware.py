@@ -17,7 +17,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from .coco import encode_rle
+from ..rle import encode_rle
 
 CLASSES = ("washer", "hex_nut", "wrench")
 CATEGORY_IDS = (3, 7, 12)  # as exports number them: not from 1, not contiguous

@@ -7,6 +7,8 @@ from typing import Iterator
 
 import numpy as np
 
+from ..files import write_atomic
+
 
 def synthetic_frames(num_frames: int, height: int, width: int, seed: int = 0) -> Iterator[np.ndarray]:
     """RGB frames of one synthetic scene whose shapes drift, spin and bounce (occluding each other)."""
@@ -47,12 +49,11 @@ def make_video(path: str, num_frames: int = 120, size: int = 512, fps: float = 3
     if _video_frames(path) == num_frames:
         return path
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp.mp4"
-    writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, (size, size))
-    for frame in FRAMES[task](num_frames, size, size, seed):
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
-    os.replace(tmp, path)  # an interrupted run never leaves a short video to be reused
+    with write_atomic(path, suffix=".tmp.mp4") as tmp:  # an interrupted run never leaves a short video to be reused
+        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, (size, size))
+        for frame in FRAMES[task](num_frames, size, size, seed):
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        writer.release()
     return path
 
 

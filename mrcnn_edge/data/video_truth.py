@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..files import write_atomic
+
 # MOTS text's class of the evaluated objects (MOTS: 1 car, 2 pedestrian); ids are written class * 1000 + id
 MOTS_CLASS = 2
 SCENES = ("crossing", "occlusion", "enter_leave", "fast")
@@ -124,23 +126,23 @@ def make_truth_video(folder: str, scene: str, num_frames: int = 90, height: int 
     folder/seqinfo.ini. Returns the video's path. Rewritten whole each call (a few seconds at most)."""
     import cv2
 
-    from .coco import encode_rle
+    from ..rle import encode_rle
 
     os.makedirs(os.path.join(folder, "gt"), exist_ok=True)
     video = os.path.join(folder, "video.mp4")
-    writer = cv2.VideoWriter(video + ".tmp.mp4", cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
     mot, mots = [], []
-    for t, (image, truth) in enumerate(scene_frames(scene, num_frames, height, width, seed, background)):
-        writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-        for track_id, box, mask in zip(truth.ids, truth.boxes, truth.masks):
-            x1, y1, x2, y2 = (float(v) for v in box)
-            # MOTChallenge gt: frame, id, left, top, width, height, active (1), class (1: the evaluated
-            # class), visibility; frames 1-based
-            mot.append(f"{t + 1},{track_id},{x1:g},{y1:g},{x2 - x1:g},{y2 - y1:g},1,1,1\n")
-            rle = encode_rle(mask)["counts"]
-            mots.append(f"{t + 1} {MOTS_CLASS * 1000 + track_id} {MOTS_CLASS} {height} {width} {rle}\n")
-    writer.release()
-    os.replace(video + ".tmp.mp4", video)
+    with write_atomic(video, suffix=".tmp.mp4") as tmp:
+        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+        for t, (image, truth) in enumerate(scene_frames(scene, num_frames, height, width, seed, background)):
+            writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+            for track_id, box, mask in zip(truth.ids, truth.boxes, truth.masks):
+                x1, y1, x2, y2 = (float(v) for v in box)
+                # MOTChallenge gt: frame, id, left, top, width, height, active (1), class (1: the evaluated
+                # class), visibility; frames 1-based
+                mot.append(f"{t + 1},{track_id},{x1:g},{y1:g},{x2 - x1:g},{y2 - y1:g},1,1,1\n")
+                rle = encode_rle(mask)["counts"]
+                mots.append(f"{t + 1} {MOTS_CLASS * 1000 + track_id} {MOTS_CLASS} {height} {width} {rle}\n")
+        writer.release()
     _write(os.path.join(folder, "gt", "gt.txt"), mot)
     _write(os.path.join(folder, "gt", "gt_mots.txt"), mots)
     info = configparser.ConfigParser()
@@ -153,6 +155,5 @@ def make_truth_video(folder: str, scene: str, num_frames: int = 90, height: int 
 
 
 def _write(path: str, lines: list[str]) -> None:
-    with open(path + ".tmp", "w") as f:
+    with write_atomic(path) as tmp, open(tmp, "w") as f:
         f.writelines(lines)
-    os.replace(path + ".tmp", path)

@@ -12,7 +12,7 @@ from ..files import link_or_copy
 from ..sidecar import read_sidecar, sidecar_path, write_sidecar
 from ..names import (BUILD_PRECISIONS, calibration_cache_path, is_plugin_graph, model_stem, plugin_graph_of,
                      precision_path)
-from .metadata import check_contract, import_tensorrt, onnx_io
+from .metadata import check_onnx_contract, import_tensorrt
 from .result import BuildResult
 
 __all__ = ["CPU_ARTIFACTS", "BuildResult", "build", "tensorrt_graph"]
@@ -96,11 +96,11 @@ def build(onnx_path: str, precision: str = "fp16", out_dir: str | None = None, *
     out_dir = out_dir or os.path.dirname(os.path.abspath(onnx_path))
     os.makedirs(out_dir, exist_ok=True)
     if import_tensorrt() is None:
-        check_contract(onnx_io(onnx_path), onnx_path)
+        check_onnx_contract(onnx_path)
         return onnxruntime_build(onnx_path, precision, out_dir, calibration)
     from .tensorrt_build import build_engine
 
     graph = tensorrt_graph(onnx_path, precision)
-    check_contract(onnx_io(graph), graph)
+    check_onnx_contract(graph)
     return build_engine(graph, precision, out_dir, plugins=plugins, workspace_mb=workspace_mb, dla_core=dla_core,
                         timing_cache=timing_cache, opt_level=opt_level, max_batch=max_batch)

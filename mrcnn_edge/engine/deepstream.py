@@ -19,13 +19,13 @@ import textwrap
 from dataclasses import dataclass
 
 
-from ..contract import INPUT, OUTPUTS
+from ..contract import INPUT, OUTPUTS, check_contract
 from ..errors import UserError
 from ..files import read_onnx
 from ..export.float_input import write_float_input
 from ..names import AUTOREG_LIBRARY
 from ..sidecar import read_sidecar
-from .metadata import check_contract, onnx_io, read_engine_metadata
+from .metadata import onnx_io, read_engine_metadata
 from .nvinfer_keys import APP_GROUPS, NVDSINFER_MAX_BATCH_SIZE, config_problems
 
 INFER_CONFIG = "config_infer_primary_mrcnn_edge.txt"
@@ -130,7 +130,7 @@ def _onnx_source(path: str) -> _Source:
         raise UserError(f"{path} has no TensorRT plugin nodes, so TensorRT cannot build its NMS and RoIAlign regions: "
                         f"run `mrcnn-edge surgery {path}` and pass the .trt.onnx it writes")
     io = onnx_io(path)
-    check_contract(io, path)
+    check_contract(io, path, size=info["input_size"])
     batch = io[INPUT]["shape"][0]
     return _Source(info, io, NVDSINFER_MAX_BATCH_SIZE if batch == -1 else batch, None)
 

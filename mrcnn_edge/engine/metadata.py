@@ -12,15 +12,13 @@ import json
 import os
 from typing import Any
 
-import onnx
-
-from ..contract import CONTRACT, DETECTION_OUTPUTS, HEAD_OUTPUTS, INPUT, heads_of, outputs_for
+from ..contract import check_contract, graph_io
 from ..errors import UserError
 from ..files import REEXPORT, read_onnx
 from ..names import PLUGIN_LIBRARY, engine_metadata_path
+from ..sidecar import read_sidecar, sidecar_path
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# The output contract of ARCHITECTURE.md: tensor name -> numpy dtype name.
 # (key in .engine.json "engine", what it is): each must equal this machine's value.
 CHECKED = (("tensorrt_version", "TensorRT"), ("gpu", "GPU"), ("compute_capability", "compute capability"),
            ("plugin_sha256", "plugin library sha256"))
@@ -50,26 +48,16 @@ def plugin_library(path: str | None = None) -> str:
 
 def onnx_io(onnx_path: str) -> dict[str, dict]:
     """Inputs and outputs of a graph: name -> {"dtype": numpy name, "shape": dims, -1 where symbolic}."""
-    graph = read_onnx(onnx_path, weights=False, fix=REEXPORT).graph
-    io = {}
-    for value in list(graph.input) + list(graph.output):
-        tensor = value.type.tensor_type
-        io[value.name] = {"dtype": onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name,
-                          "shape": [d.dim_value if d.HasField("dim_value") else -1 for d in tensor.shape.dim]}
+    return graph_io(read_onnx(onnx_path, weights=False, fix=REEXPORT).graph)
+
+
+def check_onnx_contract(onnx_path: str) -> dict[str, dict]:
+    """The graph's `onnx_io`, held to the output contract (contract.check_contract), with the input size its
+    sidecar declares where it has one: what the build stages check before they start."""
+    io = onnx_io(onnx_path)
+    size = read_sidecar(onnx_path)["input_size"] if os.path.isfile(sidecar_path(onnx_path)) else None
+    check_contract(io, onnx_path, size=size)
     return io
-
-
-def check_contract(io: dict[str, dict], path: str) -> None:
-    """A UserError unless `io` has the contract's input, detection outputs and at least one head's output,
-    each of its type, and a fixed image size. A head a model lacks (keypoints on a Mask R-CNN) is no error."""
-    names = (INPUT, *outputs_for(heads_of(io) or ("mask",)))
-    wrong = [f"{name} {CONTRACT[name]}" for name in names if io.get(name, {}).get("dtype") != CONTRACT[name]]
-    images = io.get(INPUT, {}).get("shape", [])
-    if wrong or len(images) != 4 or min(images[1:]) <= 0:
-        heads = " and/or ".join(HEAD_OUTPUTS.values())
-        raise UserError(f"{path} is not an mrcnn-edge model: it needs uint8 images [B,3,H,W] with fixed H, W and "
-                        f"outputs {', '.join(DETECTION_OUTPUTS)} with {heads}"
-                        + (f" (wrong or missing: {', '.join(wrong)})" if wrong else ""))
 
 
 def read_engine_metadata(engine_path: str) -> dict:

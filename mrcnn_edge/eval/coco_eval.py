@@ -10,8 +10,8 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from ..data.coco import encode_rle
 from ..errors import UserError
+from ..rle import encode_rle
 
 # one RGB uint8 frame -> model.eager.Prediction (boxes, scores, classes, masks or None, keypoints or None, ...)
 PredictFn = Callable[[np.ndarray], tuple]

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass
 
 from pycocotools import mask as mask_utils
 
 from ..errors import UserError
+from ..files import write_atomic
 
 
 @dataclass
@@ -107,9 +107,6 @@ def synthetic_val_dataset(num_images: int, kind: str = "shapes") -> CocoDataset:
         dataset = load_dataset(annotations, os.path.join(root, "images"))
         if len(dataset.gt["images"]) >= num_images:
             return dataset
-    tmp = f"{root}.tmp{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    write_synthetic_coco(VAL, num_images, tmp)
-    shutil.rmtree(root, ignore_errors=True)
-    os.replace(tmp, root)  # a reader sees the old set or the whole new one, never half of one
+    with write_atomic(root, suffix=f".tmp{os.getpid()}") as tmp:  # a reader sees the old set or the whole new one
+        write_synthetic_coco(VAL, num_images, tmp)
     return load_dataset(annotations, os.path.join(root, "images"))

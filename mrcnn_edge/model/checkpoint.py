@@ -22,7 +22,7 @@ from torch import nn
 from torchvision.models.detection import MaskRCNN
 
 from ..errors import UserError
-from ..files import sha256_of
+from ..files import sha256_of, write_atomic
 from . import detectron2_checkpoint
 from ..keypoint_layout import KeypointLayout, default_layout
 from .architectures import ARCHITECTURES, LIGHT_ARCH, LIGHT_KEYPOINT_ARCH, MOBILENET_FPN_ARCH, build_model
@@ -266,9 +266,8 @@ def save_checkpoint(path: str, model: MaskRCNN, *, arch: str, classes, input_siz
     every later stage rebuilds it with."""
     if arch not in ARCHITECTURES:
         raise UserError(f"unknown architecture '{arch}'")
-    tmp = path + ".tmp"
-    torch.save({"format": FORMAT, "arch": arch, "num_classes": len(classes) + 1, "classes": list(classes),
-                "input_size": list(input_size) if input_size else None, "extra": extra or {},
-                "keypoint_layout": keypoint_layout, "build_settings": dict(build_settings or {}),
-                "model": model.state_dict()}, tmp)
-    os.replace(tmp, path)  # a killed save never leaves a truncated checkpoint behind
+    with write_atomic(path) as tmp:  # a killed save never leaves a truncated checkpoint behind
+        torch.save({"format": FORMAT, "arch": arch, "num_classes": len(classes) + 1, "classes": list(classes),
+                    "input_size": list(input_size) if input_size else None, "extra": extra or {},
+                    "keypoint_layout": keypoint_layout, "build_settings": dict(build_settings or {}),
+                    "model": model.state_dict()}, tmp)

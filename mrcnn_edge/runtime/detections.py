@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .draw import annotate
+
 
 @dataclass
 class Detections:
@@ -56,15 +58,13 @@ class Detections:
 
     def draw(self, frame: np.ndarray, fps: float | None = None) -> np.ndarray:
         """A copy of the RGB frame these detections are of, with masks, boxes and labels drawn."""
-        from .draw import annotate
-
         return annotate(frame, self, fps)
 
     def to_coco(self, image_id: int) -> list[dict]:
         """COCO results rows (what COCO's `loadRes` reads): bbox x,y,w,h in frame pixels, the mask as
         compressed RLE, category_id = the class id (COCO's own ids for a 91-class COCO-layout model)
         and, beside it, the class name. Boxes are rounded to 1/100 px, scores to 5 decimals."""
-        from ..data.coco import encode_rle
+        from ..rle import encode_rle
 
         names, rects = self.names(), self.mask_rects()
         rows = []

@@ -2,15 +2,29 @@
 skeletons (one colour per limb), boxes, labels, fps."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import cv2
 import numpy as np
 
 from ..model.class_names import UNUSED
 
-if TYPE_CHECKING:  # for the annotations only: Detections.draw calls this module
-    from .detections import Detections
+
+class DrawnDetections(Protocol):
+    """What drawing reads of a frame's detections (runtime/detections.Detections, whose `draw` calls this
+    module): a protocol of its own, so that this module imports nothing of its caller."""
+    boxes: np.ndarray
+    scores: np.ndarray
+    classes: np.ndarray
+    masks: np.ndarray | None
+    keypoints: np.ndarray | None
+    keypoint_scores: np.ndarray | None
+    limbs: list[tuple[int, int]]
+    track_ids: np.ndarray | None
+
+    def mask_rects(self) -> list[tuple[int, int, int, int]]: ...
+
+    def names(self) -> list[str]: ...
 
 # Distinct, saturated colours (RGB) that stay readable under white label text; class c uses [c-1 mod n].
 PALETTE = np.array([
@@ -34,14 +48,14 @@ def track_color(track_id: int) -> tuple[int, int, int]:
     return tuple(int(v) for v in PALETTE[(track_id * 3) % len(PALETTE)]) if track_id >= 0 else (128, 128, 128)
 
 
-def _colors(dets: Detections) -> list[tuple[int, int, int]]:
+def _colors(dets: DrawnDetections) -> list[tuple[int, int, int]]:
     """Each detection's colour: its track's where the detections are tracked, else its class's."""
     if dets.track_ids is not None:
         return [track_color(int(t)) for t in dets.track_ids]
     return [class_color(int(c)) for c in dets.classes]
 
 
-def _labels(dets: Detections, names: list[str]) -> list[str]:
+def _labels(dets: DrawnDetections, names: list[str]) -> list[str]:
     """`class score`, or `#id class score` where tracked (`#-` for a detection no track took)."""
     labels = [f"{name} {score:.2f}" for name, score in zip(names, dets.scores)]
     if dets.track_ids is None:
@@ -49,7 +63,7 @@ def _labels(dets: Detections, names: list[str]) -> list[str]:
     return [f"#{t if t >= 0 else '-'} {label}" for t, label in zip(dets.track_ids, labels)]
 
 
-def annotate(image_rgb: np.ndarray, dets: Detections, fps: float | None = None) -> np.ndarray:
+def annotate(image_rgb: np.ndarray, dets: DrawnDetections, fps: float | None = None) -> np.ndarray:
     """A copy of the RGB frame with the detections drawn; the lowest score is drawn first, so the
     most confident detection's mask, contour and label end up on top."""
     names = dets.names()
@@ -73,7 +87,7 @@ def annotate(image_rgb: np.ndarray, dets: Detections, fps: float | None = None) 
     return out
 
 
-def _blend_masks(image_rgb: np.ndarray, dets: Detections, order, rects, colors) -> np.ndarray:
+def _blend_masks(image_rgb: np.ndarray, dets: DrawnDetections, order, rects, colors) -> np.ndarray:
     """Masks blended in: each pixel takes the colour of the most confident mask covering it (masks are
     painted in ascending score). Only the rectangle around all masks is touched; outside the masks the
     overlay equals the frame, so the blend leaves those pixels as they were."""

@@ -11,6 +11,8 @@ from array import array
 
 import numpy as np
 
+from ..files import write_atomic
+
 STAGES = ("capture_wait", "preprocess", "infer", "postprocess", "sink")
 BASELINE_MS = 200.0  # the paper's Mask R-CNN: 5 fps
 BASELINE_FPS = 1000.0 / BASELINE_MS
@@ -91,10 +93,8 @@ class LatencyMeter:
         """Write report.json and latency.png into report_dir. Returns their paths."""
         os.makedirs(report_dir, exist_ok=True)
         json_path = os.path.join(report_dir, "report.json")
-        tmp = json_path + ".tmp"
-        with open(tmp, "w") as f:
+        with write_atomic(json_path) as tmp, open(tmp, "w") as f:  # a crash never leaves half a report
             json.dump(report, f, indent=2)
-        os.replace(tmp, json_path)  # a crash while writing never leaves half a report
         png_path = os.path.join(report_dir, "latency.png")
         plot_latency(self, report, title, png_path)
         return json_path, png_path
@@ -149,10 +149,8 @@ def write_streams_report(report_dir: str, report: dict, meters: list[LatencyMete
     """A multi-stream run's report.json and latency.png (one panel per stream). Returns their paths."""
     os.makedirs(report_dir, exist_ok=True)
     json_path = os.path.join(report_dir, "report.json")
-    tmp = json_path + ".tmp"
-    with open(tmp, "w") as f:
+    with write_atomic(json_path) as tmp, open(tmp, "w") as f:
         json.dump(report, f, indent=2)
-    os.replace(tmp, json_path)
     png_path = os.path.join(report_dir, "latency.png")
     plot_streams(meters, report, png_path)
     return json_path, png_path

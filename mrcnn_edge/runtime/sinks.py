@@ -17,8 +17,9 @@ from array import array
 
 import cv2
 
-from ..data.coco import encode_rle
 from ..errors import UserError
+from ..files import write_atomic
+from ..rle import encode_rle
 from .detections import Detections
 from .draw import annotate
 from .sources import Frame
@@ -204,10 +205,8 @@ class CocoResultsSink(Sink):
         self.rows += dets.to_coco(image_id)
 
     def close(self):
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
+        with write_atomic(self.path) as tmp, open(tmp, "w") as f:
             json.dump(self.rows, f)
-        os.replace(tmp, self.path)
 
 
 class WindowSink(Sink):

@@ -14,8 +14,8 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from ..contract import heads_of, outputs_for
-from ..engine.metadata import check_contract, onnx_io, read_engine_metadata
+from ..contract import check_contract, heads_of, outputs_for
+from ..engine.metadata import onnx_io, read_engine_metadata
 from ..errors import UserError
 from ..files import REEXPORT, read_onnx
 from ..names import AUTOREG_LIBRARY, engine_metadata_path, model_stem
@@ -155,7 +155,7 @@ def export_triton(model_path: str, repository: str, *, name: str | None = None, 
     if instances < 1 or max_batch < 1 or threads < 0:
         raise UserError("--instances and --max-batch must be at least 1, --threads at least 0")
     io, info, max_batch_size, plugin, tensorrt_version = _source(model_path, max_batch)
-    check_contract(io, model_path)
+    check_contract(io, model_path, size=info.get("input_size"))
     name = name or f"{model_stem(model_path)}_{info.get('precision', 'fp32')}"
     model_dir = os.path.join(repository, name)
     os.makedirs(os.path.join(model_dir, "1"), exist_ok=True)

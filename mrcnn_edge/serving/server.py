@@ -26,6 +26,7 @@ import urllib.request
 from dataclasses import dataclass, field
 
 from ..errors import UserError
+from ..files import write_atomic
 
 # What model.py of the `python` kind needs, in the stub's own environment (numpy < 2: see above).
 # onnxruntime 1.32 needs numpy >= 1.21.6 and runs on 1.26 (its wheels target the numpy 1.x ABI); it is the
@@ -132,9 +133,9 @@ def python_backend_directory(wheel_root: str, env: str) -> str:
                for f in ("libtriton_python.so", "triton_python_backend_utils.py")] + [stub]
     for source in sources:
         link = os.path.join(backend, os.path.basename(source))
-        temporary = f"{link}.{os.getpid()}.{threading.get_ident()}"
-        os.symlink(source, temporary)
-        os.replace(temporary, link)  # atomic: a server starting beside us never sees a missing file
+        # atomic: a server starting beside us never sees a missing file
+        with write_atomic(link, suffix=f".{os.getpid()}.{threading.get_ident()}") as temporary:
+            os.symlink(source, temporary)
     return os.path.dirname(backend)
 
 

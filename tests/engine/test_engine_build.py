@@ -8,7 +8,8 @@ import pytest
 
 from mrcnn_edge.engine.build import build, tensorrt_graph
 from mrcnn_edge.names import model_stem
-from mrcnn_edge.engine.metadata import check_contract, import_tensorrt, onnx_io
+from mrcnn_edge.contract import check_contract
+from mrcnn_edge.engine.metadata import import_tensorrt, onnx_io
 from mrcnn_edge.errors import UserError
 from mrcnn_edge.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
 

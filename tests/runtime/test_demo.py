@@ -41,6 +41,7 @@ def test_run_jsonl_matches_the_predictor_on_the_same_frames(demo, tmp_path):
     source.close()
     rows = [json.loads(line) for line in open(result.run.outputs["jsonl"])][:8]
     assert sum(len(r["detections"]) for r in rows) > 0  # the trained model finds shapes
+    assert len(rows) == len(frames) == 8  # else zip below would compare fewer frames than it says, silently
     for row, frame in zip(rows, frames):
         dets = predictor(frame)
         assert [d["class_id"] for d in row["detections"]] == dets.classes.tolist()

@@ -154,8 +154,9 @@ def test_unreachable_server_missing_model_and_contract_mismatch(triton_server):
     with pytest.raises(UserError, match="model 'nope' is not ready .* no such model \\(it has: contract_mismatch, "
                                         "keypoints, light, light_b\\)"):
         Predictor.from_path(grpc_url(triton_server, "nope"))
-    with pytest.raises(UserError, match="does not match the mrcnn-edge output contract \\(wrong or missing: "
-                                        "output masks FP32\\)"):
+    with pytest.raises(UserError, match="model 'contract_mismatch' on .* is not an mrcnn-edge model: it does not "
+                                        "match the output contract \\(wrong or missing: output masks float32\\): "
+                                        "serve a repository written by `mrcnn-edge export-triton`"):
         Predictor.from_path(http_url(triton_server, "contract_mismatch"))
     with pytest.raises(UserError, match="is not a Triton model URL"):
         Predictor.from_path("triton://127.0.0.1:8001")

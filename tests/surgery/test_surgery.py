@@ -58,9 +58,12 @@ def test_surgeoned_graph_is_clean(surgeried_model):
     assert not ops & {"RoiAlign", "NonMaxSuppression", "MultilevelRoIAlign", "BatchedNMS"}
     assert not model.functions
     assert [o.name for o in model.graph.output] == ["num_detections", "boxes", "scores", "classes", "masks"]
-    for node in model.graph.node:
-        if node.domain == PLUGIN_DOMAIN:
-            check_plugin_node(node)  # attributes equal the C++ creator's field list
+    plugins = [node for node in model.graph.node if node.domain == PLUGIN_DOMAIN]
+    # the shipped model's two regions of each kind (box and mask RoIAlign, the RPN's and the detections' NMS):
+    # else the loop below could check nothing and pass
+    assert sorted(node.op_type for node in plugins) == [NMS, NMS, ROI_ALIGN, ROI_ALIGN]
+    for node in plugins:
+        check_plugin_node(node)  # attributes equal the C++ creator's field list
 
 
 def test_renamed_nodes_still_convert(exported_model, tmp_path):

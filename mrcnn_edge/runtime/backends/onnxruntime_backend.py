@@ -2,46 +2,21 @@
 with the mask branch cut to the detected rows (`mask_rows.py`); outputs keep the contract's shapes."""
 from __future__ import annotations
 
-import glob
-import hashlib
 import os
 
 import numpy as np
 
-from ...contract import INPUT, heads_of, outputs_for
+from ...contract import INPUT, check_contract
 from ...errors import UserError
+from ...files import REEXPORT, write_atomic
 from ..preprocess import check_images
 from . import note
 from .mask_rows import pad_head_rows, trim_mask_rows
+from .onnx_common import cache_key, session_io, stale_caches
 from ...sidecar import read_sidecar
 from ...threads import ort_session_options
 
 PASSES = "trim_mask_rows"  # applied to the graph before ORT optimises it
-
-
-def cache_key(model_path: str, passes: str) -> str:
-    """A backend cache's key: the model's size and mtime, so a re-exported model never runs a stale
-    cache, and a tag that changes when the graph passes change."""
-    stat = os.stat(model_path)
-    return hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}:{passes}".encode()).hexdigest()[:12]
-
-
-def stale_caches(model_path: str, suffix: str) -> list[str]:
-    """This model's caches with any key (`<stem>.<key><suffix>`): exactly 12 hex digits, so that the caches
-    of model.int8.onnx never count as those of model.onnx."""
-    return glob.glob(f"{glob.escape(os.path.splitext(model_path)[0])}.{'[0-9a-f]' * 12}{suffix}")
-
-
-def require_contract(path: str, input_is_uint8: bool, outputs) -> tuple[str, ...]:
-    """The graph's contract outputs (the detection outputs and those of its heads); a UserError unless it
-    has the contract's uint8 input and all of them (both CPU backends). A graph with no head output is
-    held to Mask R-CNN's."""
-    wanted = outputs_for(heads_of(outputs) or ("mask",))
-    missing = [n for n in wanted if n not in outputs]
-    if not input_is_uint8 or missing:
-        raise UserError(f"{path} is not an mrcnn-edge model: it needs a uint8 input '{INPUT}' and outputs "
-                        f"{', '.join(wanted)}" + (f" (missing {', '.join(missing)})" if missing else ""))
-    return wanted
 
 
 def optimized_path(model_path: str) -> str:
@@ -89,14 +64,9 @@ class OnnxRuntimeBackend:
         """ORT writes the cache while the session starts: under a name of this process's own, renamed when
         whole, so that a second process starting on the same model never reads half a file; and removed
         if the session fails to start, so that no half file stays beside the model."""
-        partial = options.optimized_model_filepath = f"{optimized}.{os.getpid()}.partial"
-        try:
-            session = ort.InferenceSession(self._trimmed(path), options, providers=self.providers)
-            os.replace(partial, optimized)
-            return session
-        finally:
-            if os.path.exists(partial):
-                os.remove(partial)
+        with write_atomic(optimized, suffix=f".{os.getpid()}.partial") as partial:
+            options.optimized_model_filepath = partial
+            return ort.InferenceSession(self._trimmed(path), options, providers=self.providers)
 
     @staticmethod
     def _trimmed(path: str) -> str | bytes:
@@ -110,10 +80,8 @@ class OnnxRuntimeBackend:
         return model.SerializeToString() if trim_mask_rows(model) else path
 
     def _check_contract(self, path: str) -> None:
-        inputs = {i.name: i for i in self.session.get_inputs()}
-        self.outputs = require_contract(path, INPUT in inputs and inputs[INPUT].type == "tensor(uint8)",
-                                        {o.name for o in self.session.get_outputs()})
-        self.input_shape = inputs[INPUT].shape
+        self.outputs = check_contract(session_io(self.session), path, size=self.info["input_size"], fix=REEXPORT)
+        self.input_shape = next(i.shape for i in self.session.get_inputs() if i.name == INPUT)
 
     def infer(self, images: np.ndarray) -> dict[str, np.ndarray]:
         check_images(images, self.input_shape, "the model")  # [B,3,H,W]; a symbolic B is a str

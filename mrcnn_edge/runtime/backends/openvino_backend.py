@@ -18,13 +18,15 @@ import shutil
 
 import numpy as np
 
+from ...contract import INPUT, check_contract, graph_io
 from ...errors import UserError
+from ...files import REEXPORT
 from ...sidecar import read_sidecar
 from ...threads import requested_threads
 from ..preprocess import check_images
 from . import note
 from .mask_rows import pad_head_rows, trim_mask_rows
-from .onnxruntime_backend import INPUT, cache_key, require_contract, stale_caches
+from .onnx_common import cache_key, stale_caches
 
 PASSES = "trim_mask_rows,inline_local_functions"  # applied to the graph before OpenVINO compiles it
 DEFAULT_DEVICE = "CPU"
@@ -122,13 +124,8 @@ class OpenVINOBackend:
             raise UserError(f"OpenVINO cannot read {path} ({str(e).splitlines()[0][:160]})") from None
 
     def _check_contract(self, path: str, graph) -> None:
-        from onnx import TensorProto
-
-        inputs = {i.name: i for i in graph.input}
-        self.outputs = require_contract(
-            path, INPUT in inputs and inputs[INPUT].type.tensor_type.elem_type == TensorProto.UINT8,
-            {o.name for o in graph.output})
-        dims = inputs[INPUT].type.tensor_type.shape.dim
+        self.outputs = check_contract(graph_io(graph), path, size=self.info["input_size"], fix=REEXPORT)
+        dims = next(i for i in graph.input if i.name == INPUT).type.tensor_type.shape.dim
         self.input_shape = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "B") for d in dims]
 
     def _remove_stale_caches(self, path: str) -> None:

@@ -19,8 +19,7 @@ from ...engine.cuda import cuda_call, cudart
 from ...engine.metadata import check_engine_metadata, import_tensorrt, plugin_library, read_engine_metadata
 from ...errors import UserError
 from ..preprocess import check_images
-from ...contract import heads_of, outputs_for
-from .onnxruntime_backend import INPUT
+from ...contract import INPUT, heads_of, outputs_for
 
 if TYPE_CHECKING:
     import tensorrt as trt

@@ -14,17 +14,13 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from ...contract import INPUT, check_contract
 from ...errors import UserError
-from ...contract import CONTRACT, INPUT
-from ...contract import outputs_for
 from ..preprocess import check_images
 
-_DATATYPES = {"uint8": "UINT8", "int32": "INT32", "float32": "FP32"}  # numpy's names -> Triton's
-
-
-def triton_outputs(heads) -> dict[str, str]:
-    """The contract's outputs of a model with these heads, as Triton names their types."""
-    return {name: _DATATYPES[CONTRACT[name]] for name in outputs_for(heads)}
+# Triton's type names -> numpy's, as contract.check_contract reads them
+_DTYPES = {"UINT8": "uint8", "INT32": "int32", "INT64": "int64", "FP16": "float16", "FP32": "float32",
+           "FP64": "float64", "BF16": "bfloat16"}
 SCHEMES = {"triton": ("grpc", 8001), "http": ("http", 8000)}
 REQUIRED_PARAMETERS = ("classes", "input_size")
 TIMEOUT_S = 60.0
@@ -152,19 +148,12 @@ class TritonBackend:
     def _check_contract(self) -> None:
         meta = self._call(self.client.get_model_metadata, self.url.model, self.url.version,
                           **self._as_json)
-        inputs = {t["name"]: t for t in meta.get("inputs", [])}
-        outputs = {t["name"]: t for t in meta.get("outputs", [])}
-        problems = []
-        image = inputs.get(INPUT)
-        H, W = self.info["input_size"]
-        if image is None or image["datatype"] != "UINT8" or [int(d) for d in image["shape"]][-3:] != [3, H, W]:
-            problems.append(f"input {INPUT} UINT8 [B,3,{H},{W}]")
-        self.outputs = triton_outputs(self.info.get("heads", ("mask",)))  # older repositories: Mask R-CNN's
-        problems += [f"output {n} {t}" for n, t in self.outputs.items() if outputs.get(n, {}).get("datatype") != t]
-        if problems:
-            raise UserError(f"model '{self.url.model}' on {self.url.address} does not match the mrcnn-edge output "
-                            f"contract (wrong or missing: {', '.join(problems)}): serve a repository written by "
-                            "`mrcnn-edge export-triton`")
+        io = {t["name"]: {"dtype": _DTYPES.get(t["datatype"], t["datatype"]), "shape": [int(d) for d in t["shape"]]}
+              for t in [*meta.get("inputs", []), *meta.get("outputs", [])]}
+        self.outputs = check_contract(io, f"model '{self.url.model}' on {self.url.address}",
+                                      heads=self.info.get("heads", ("mask",)),  # older repositories: Mask R-CNN's
+                                      size=self.info["input_size"], fix="serve a repository written by "
+                                      "`mrcnn-edge export-triton`")
 
     def infer(self, images: np.ndarray) -> dict[str, np.ndarray]:
         check_images(images, self.input_shape, f"model '{self.url.model}'")

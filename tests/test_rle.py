@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from mrcnn_edge.data.coco import encode_rle
+from mrcnn_edge.rle import encode_rle
 
 
 def _masks():
