@@ -135,7 +135,7 @@ def _export_triton(args) -> None:
 
 
 def _export_deepstream(args) -> None:
-    from .engine.deepstream import export_deepstream
+    from .serving.deepstream import export_deepstream
 
     print(export_deepstream(args.model, args.out, batch=args.batch, score_threshold=args.score_threshold).summary())
 

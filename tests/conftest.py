@@ -34,7 +34,7 @@ HEAVIEST_FIRST = (
     "detectron2_oracle/test_keypoint_parity.py",  # 48 s
     "export/test_parity.py",  # 31 s
     "runtime/test_multistream.py",  # 29 s
-    "engine/test_deepstream_parser.py",  # 27 s
+    "serving/test_deepstream_parser.py",  # 27 s
     "surgery/test_plugin_kernels.py",  # 26 s
     "export/test_openvino_parity.py",  # 25 s
     "export/test_mobilenet_fpn.py",  # 39 s alone

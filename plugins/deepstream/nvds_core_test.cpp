@@ -1,5 +1,5 @@
 // ctest nvds_parser_core: the parser core on hand-made outputs of two images (K=3, 2x2 masks), each
-// expected value worked out by hand. tests/engine/test_deepstream_parser.py checks it on real model
+// expected value worked out by hand. tests/serving/test_deepstream_parser.py checks it on real model
 // outputs against the Python post-process, and plants bugs in a copy of it.
 
 #include "mrcnn_edge_nvds_core.h"

@@ -1,5 +1,5 @@
 // The file formats of the parser's test drivers (nvds_core_driver.cpp, nvds_parser_harness.cpp and
-// tests/engine/test_deepstream_parser.py): a batch of real model outputs in, instance lists out. Both
+// tests/serving/test_deepstream_parser.py): a batch of real model outputs in, instance lists out. Both
 // drivers write the same bytes for the same instances, so their outputs are compared with cmp.
 //
 // In:  int32 B, K, mask height, mask width, number of classes; float32 thresholds[classes];

@@ -2,6 +2,8 @@
 light model (triton_helpers.SIZE) through the `python` kind of export-triton: started once per session."""
 import pytest
 
+from helpers.contract_model import make_model, model_onnx  # noqa: F401 (fixtures for the bundle tests)
+
 from triton_helpers import (BATCHED_SIZE, KEYPOINT_SIZE, LOCAL_BACKEND, SIZE, THREADS, free_ports, require_tritonserver,
                             write_repository)
 

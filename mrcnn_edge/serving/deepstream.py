@@ -25,7 +25,7 @@ from ..files import read_onnx
 from ..export.float_input import write_float_input
 from ..names import AUTOREG_LIBRARY
 from ..sidecar import read_sidecar
-from .metadata import onnx_io, read_engine_metadata
+from ..engine.metadata import onnx_io, read_engine_metadata
 from .nvinfer_keys import APP_GROUPS, NVDSINFER_MAX_BATCH_SIZE, config_problems
 
 INFER_CONFIG = "config_infer_primary_mrcnn_edge.txt"

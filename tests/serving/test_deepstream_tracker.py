@@ -1,7 +1,7 @@
 """The DeepStream bundle's [tracker] group: every key one deepstream-app reads (nvinfer_keys.TRACKER, citing
 NVIDIA's sources), pointing at NVIDIA's multi-object tracker library and the YAML written beside it."""
-from mrcnn_edge.engine.deepstream import TRACKER_CONFIG, TRACKER_YAML, app_config, tracker_group
-from mrcnn_edge.engine.nvinfer_keys import APP_GROUPS, TRACKER_YAML_KEYS, config_problems
+from mrcnn_edge.serving.deepstream import TRACKER_CONFIG, TRACKER_YAML, app_config, tracker_group
+from mrcnn_edge.serving.nvinfer_keys import APP_GROUPS, TRACKER_YAML_KEYS, config_problems
 
 
 def test_tracker_group_uses_only_known_keys_with_accepted_values():

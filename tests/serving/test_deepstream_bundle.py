@@ -11,8 +11,8 @@ import pytest
 
 from mrcnn_edge.cli import main
 from mrcnn_edge.data.synthetic import VAL, sample
-from mrcnn_edge.engine.deepstream import APP_CONFIG, INFER_CONFIG, LABELS, export_deepstream
-from mrcnn_edge.engine.nvinfer_keys import config_problems
+from mrcnn_edge.serving.deepstream import APP_CONFIG, INFER_CONFIG, LABELS, export_deepstream
+from mrcnn_edge.serving.nvinfer_keys import config_problems
 from mrcnn_edge.export.float_input import write_float_input
 from mrcnn_edge.letterbox import letterbox
 
