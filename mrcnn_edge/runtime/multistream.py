@@ -6,90 +6,34 @@ wait; this thread takes batches, letterboxes each frame to the model's size, run
 (a batch-N artifact) or frame by frame (a batch-1 artifact, said once), and hands each frame's detections
 to its stream's sinks, which write in the stream's own writer thread. A stream that ends or fails is one
 line and the others go on; `reconnect` reopens an RTSP/HTTP stream with backoff.
+
+This module sets the run up, runs the inference side and tears it down; the feeder threads are in
+stream_feed.py, the report and the preview's figures in stream_result.py, the per-stream state in
+stream_state.py.
 """
 from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
 
 from ..errors import UserError
-from .batch_infer import RequestPool, batch_plan, infer_batch
+from .batch_infer import BatchPlan, RequestPool, batch_plan, infer_batch
 from .batcher import Batcher
-from .latency import LatencyMeter, summarize_ms, write_streams_report
-from .preview import parse_address
+from .preview import PreviewServer, parse_address
 from . import SCORE_THRESHOLD
+from .stream_feed import StreamFeeder
 from .stream_list import StreamSpec, stream_specs
+from .stream_result import StreamsReport, StreamsResult
+from .stream_state import StreamState
 
 DEFAULT_BATCH_TIMEOUT_MS = 5.0  # as nvstreammux's batched-push-timeout, kept short: latency over fill
 RECONNECT_ATTEMPTS = 5  # consecutive failed reopenings before a stream is given up
 RECONNECT_BACKOFF_S = (0.5, 8.0)  # first wait, longest wait; doubling in between
-_FPS_WINDOW = 30  # frames behind each stream's fps figure (the on-frame counter, the preview)
-_P99_WINDOW = 300  # frames behind the preview's p99
 
-
-@dataclass
-class StreamsResult:
-    streams: list[dict]  # each stream's report row
-    frames_processed: int
-    throughput_fps: float
-    batch_sizes: dict[int, int]
-    batched: bool
-    backend: str
-    precision: str
-    input_size: tuple[int, int]
-    concurrent: bool = False  # one request a frame, all of a batch at once (Triton)
-    outputs: dict[str, str] = field(default_factory=dict)
-    meters: list = field(default_factory=list, repr=False)  # each stream's LatencyMeter: every frame's times
-
-    def summary(self) -> str:
-        lines = [f"  {s['name']}: {s['frames_processed']} frames ({s['frames_dropped']} dropped), {s['fps']:.1f} fps, "
-                 f"p50 {s['end_to_end_ms']['p50']:.1f} ms, p99 {s['end_to_end_ms']['p99']:.1f} ms capture to sink"
-                 + ("" if s["status"] == "finished" else f" [{s['status']}: {s['message']}]") for s in self.streams]
-        sizes = ", ".join(f"{size}: {n}" for size, n in sorted(self.batch_sizes.items()))
-        how = "concurrent requests" if self.concurrent else "batched" if self.batched else "one by one"
-        head = (f"{len(self.streams)} streams, {self.frames_processed} frames on {self.backend} {self.precision} "
-                f"{self.input_size[0]}x{self.input_size[1]}, {how} (batch sizes {sizes or 'none'}): "
-                f"{self.throughput_fps:.1f} fps in all")
-        return "\n".join([head, *lines, *(f"  {what:<7}{path}" for what, path in self.outputs.items())])
-
-
-class _Stream:
-    """One stream during the run: its source, lane key, sinks, meter and fate."""
-
-    def __init__(self, index: int, spec: StreamSpec, source, sinks: list):
-        self.index, self.name, self.spec = index, spec.name, spec
-        self.source = source
-        self.description = getattr(source, "description", str(spec.source))
-        self.live = bool(getattr(source, "live", True))
-        self.sinks = sinks
-        self.tracker = None  # its own: identities never cross streams; a reconnection keeps it
-        self.meter = LatencyMeter(desc=self.name, live_line=False)
-        self.status, self.message = "running", ""
-        self.captured = 0  # frames read from the source(s), renumbered across reconnects
-        self.dropped_by_old_sources = 0
-        self.reconnects = 0
-        self.last_done: float | None = None
-        self._done_at: deque = deque(maxlen=_FPS_WINDOW)
-
-    @property
-    def dropped(self) -> int:
-        return self.dropped_by_old_sources + (self.source.dropped if self.source is not None else 0)
-
-    def recent_fps(self) -> float:
-        done = self._done_at
-        return (len(done) - 1) / (done[-1] - done[0]) if len(done) > 1 and done[-1] > done[0] else 0.0
-
-    def delivered(self, when: float) -> None:
-        self._done_at.append(when)
-        self.last_done = when
-
-    def end(self, status: str, message: str = "") -> None:
-        if self.status == "running":
-            self.status, self.message = status, message
+# StreamsResult is built in stream_result.py and named here too, where callers have always imported it from
+__all__ = ["DEFAULT_BATCH_TIMEOUT_MS", "RECONNECT_ATTEMPTS", "RECONNECT_BACKOFF_S", "StreamsResult", "run_sources",
+           "run_streams"]
 
 
 def run_sources(model, sources: list | None = None, *, sources_file: str | None = None, out: str | None = None,
@@ -167,17 +111,23 @@ def run_streams(model, specs: list[StreamSpec], *, out_dir: str | None = None, r
     return result
 
 
+
 class _MultiRun:
+    """Set-up, the inference side (this thread) and tear-down of a run; the feeder threads are the feeder's
+    (stream_feed.py) and the figures the report's (stream_result.py)."""
+
     def __init__(self, predictor, plan: BatchPlan, timeout_s: float, notify, reconnect: bool,
                  max_frames: int | None, open_options: dict, live_line: bool, track_threshold: float | None = None):
         self.predictor, self.plan, self.notify = predictor, plan, notify
         self.track_threshold = track_threshold  # None: no tracking
-        self.reconnect, self.max_frames, self.open_options = reconnect, max_frames, open_options
         self.batcher = Batcher(plan.size, timeout_s)
         self.requests = RequestPool(predictor.backend, plan.size) if plan.concurrent else None
-        self.streams: list[_Stream] = []
-        self.feeders: list[threading.Thread] = []
-        self.preview = None
+        self.streams: list[StreamState] = []
+        # the reconnect policy is read here, at the run's start, so that a caller (a test) may set it beforehand
+        self.feed = StreamFeeder(self.batcher, notify, open_options, reconnect=reconnect, max_frames=max_frames,
+                                 attempts=RECONNECT_ATTEMPTS, backoff_s=RECONNECT_BACKOFF_S)
+        self.report = StreamsReport(self.streams, self.batcher, plan, predictor)
+        self.preview: PreviewServer | None = None
         self.error: str | None = None
         self.started = time.perf_counter()
         self.finished: float | None = None
@@ -189,14 +139,12 @@ class _MultiRun:
 
     # --- set-up -------------------------------------------------------------------------------------
     def open(self, specs: list[StreamSpec], out_dir: str | None, preview: str | None) -> None:
-        from .preview import PreviewServer
-
         if preview is not None:
-            self.preview = PreviewServer(preview, [s.name for s in specs], self.live_stats)
+            self.preview = PreviewServer(preview, [s.name for s in specs], self.report.live_stats)
             self.notify(f"preview of {len(specs)} streams at {self.preview.url}")
         for index, spec in enumerate(specs):
-            source = self._open_first(spec)
-            stream = _Stream(index, spec, source, [])
+            source = self.feed.open_first(spec)
+            stream = StreamState(index, spec, source, [])
             if self.track_threshold is not None:
                 from .tracking import Tracker
 
@@ -207,28 +155,9 @@ class _MultiRun:
         self.started = time.perf_counter()
         for stream in self.streams:
             stream.meter.started = self.started
-            feeder = threading.Thread(target=self._feed, args=(stream,), name=f"mrcnn-edge-feed-{stream.name}",
-                                      daemon=True)
-            feeder.start()
-            self.feeders.append(feeder)
+            self.feed.start(stream)
 
-    def _open_first(self, spec: StreamSpec):
-        if not isinstance(spec.source, str):
-            return spec.source
-        try:
-            return self._open(spec.source)
-        except UserError as e:
-            if self.reconnect and _reconnectable(spec.source):
-                self.notify(f"stream {spec.name}: {e}; retrying (--reconnect)")
-                return None  # the feeder keeps trying
-            raise UserError(f"stream {spec.name}: {e}") from None
-
-    def _open(self, spec: str):
-        from .sources import open_source
-
-        return open_source(spec, **self.open_options)
-
-    def _sinks(self, stream: _Stream, out_dir: str | None) -> list:
+    def _sinks(self, stream: StreamState, out_dir: str | None) -> list:
         from .sinks import BackgroundSinks, JsonlSink, MotSink, VideoSink
 
         files = []
@@ -242,59 +171,6 @@ class _MultiRun:
         if self.preview is not None:
             files.append(self.preview.sink(stream.index))
         return [BackgroundSinks(files)] if files else []
-
-    # --- capture side: one feeder thread per stream -----------------------------------------------------
-    def _feed(self, stream: _Stream) -> None:
-        failures = 0
-        while True:
-            status, message, read = self._feed_source(stream)
-            if status is None:  # removed downstream, stopped, or max frames reached
-                break
-            failures = 0 if read else failures + 1  # a reopening that delivered frames starts the count again
-            if not (self.reconnect and _reconnectable(stream.spec.source)) or failures >= RECONNECT_ATTEMPTS:
-                self._ended(stream, status, message)
-                break
-            wait = min(RECONNECT_BACKOFF_S[0] * 2 ** failures, RECONNECT_BACKOFF_S[1])
-            self.notify(f"stream {stream.name}: {message}; reconnecting in {wait:g} s "
-                        f"(try {failures + 1} of {RECONNECT_ATTEMPTS})")
-            time.sleep(wait)
-            stream.reconnects += 1
-        self.batcher.close_stream(stream.index)
-
-    def _feed_source(self, stream: _Stream) -> tuple[str | None, str, int]:
-        """Move one source's frames into the lane. Returns (status or None to stop, message, frames read)."""
-        read = 0
-        try:
-            if stream.source is None:
-                stream.source = self._open(stream.spec.source)
-            for frame, _ in stream.source.frames():
-                frame.index = stream.captured  # the stream's own numbering, continued across reconnects
-                stream.captured += 1
-                read += 1
-                if not self.batcher.put(stream.index, frame):
-                    return None, "", read
-                if self.max_frames is not None and stream.captured >= self.max_frames:
-                    stream.end("finished")
-                    return None, "", read
-            return ("closed", "the live stream closed (a network drop, or the camera is gone)", read) \
-                if stream.live else ("finished", "", read)
-        except UserError as e:
-            return "failed", str(e), read
-        except Exception as e:  # a decoder crash is this stream's failure, never the others'
-            return "failed", f"{type(e).__name__}: {e}", read
-        finally:
-            if stream.status == "running" and self.reconnect and stream.source is not None \
-                    and _reconnectable(stream.spec.source):
-                stream.dropped_by_old_sources += stream.source.dropped
-                stream.source.close()
-                stream.source = None
-
-    def _ended(self, stream: _Stream, status: str, message: str) -> None:
-        stream.end(status, message)
-        if status != "finished":
-            verb = "ended" if status == "closed" else status
-            self.notify(f"stream {stream.name} ({stream.description}) {verb} after {stream.captured} frames: "
-                        f"{message}; the other streams go on")
 
     # --- inference side: this thread ---------------------------------------------------------------------
     def schedule(self) -> None:
@@ -336,7 +212,7 @@ class _MultiRun:
             self._deliver(stream, frame, dets, {"capture_wait": start - frame.timestamp, "preprocess": pre_s,
                                                 "infer": infer_s, "postprocess": t1 - t0})
 
-    def _deliver(self, stream: _Stream, frame, dets, stages: dict) -> None:
+    def _deliver(self, stream: StreamState, frame, dets, stages: dict) -> None:
         if stream.status == "failed":
             return
         t0 = time.perf_counter()
@@ -353,16 +229,16 @@ class _MultiRun:
         if self._bar is not None:
             self._bar.update(1)
 
-    def _fail(self, stream: _Stream, e: BaseException) -> None:
+    def _fail(self, stream: StreamState, e: BaseException) -> None:
         """A stream's own failure (its frame, its model call, its sinks): one line; the others go on."""
         if stream.status == "failed":
             return
         message = str(e) if isinstance(e, UserError) else f"{type(e).__name__}: {e}"
         self.batcher.remove_stream(stream.index)
-        stream.status = "running"  # so that _ended records this failure, whatever the feeder said
-        self._ended(stream, "failed", message)
+        stream.status = "running"  # so that ended() records this failure, whatever the feeder said
+        self.feed.ended(stream, "failed", message)
 
-    def _flush(self, stream: _Stream) -> None:
+    def _flush(self, stream: StreamState) -> None:
         try:
             for sink in stream.sinks:
                 sink.flush()
@@ -374,8 +250,7 @@ class _MultiRun:
         self.batcher.stop()
         if self.finished is None:
             self.finished = time.perf_counter()
-        for feeder in self.feeders:
-            feeder.join(timeout=2.0)
+        self.feed.join(timeout_s=2.0)
         for stream in self.streams:
             for sink in stream.sinks:
                 sink.close()
@@ -393,64 +268,6 @@ class _MultiRun:
         if self._bar is not None:
             self._bar.close()
 
-    def live_stats(self) -> list[dict]:
-        """What the preview page shows, read from the run while it goes on."""
-        rows = []
-        for stream in self.streams:
-            recent = stream.meter.end_to_end[-_P99_WINDOW:]
-            rows.append({"name": stream.name, "fps": stream.recent_fps(), "p99_ms": summarize_ms(recent)["p99"],
-                         "frames": len(stream.meter), "dropped": self._dropped(stream), "status": stream.status})
-        return rows
-
-    def _dropped(self, stream: _Stream) -> int:
-        return stream.dropped + self.batcher.dropped(stream.index)
-
     def result(self, model, out_dir: str | None, report_dir: str | None) -> StreamsResult:
-        rows = [self._stream_row(s, out_dir) for s in self.streams]
-        wall = (self.finished or time.perf_counter()) - self.started
-        frames = sum(r["frames_processed"] for r in rows)
-        p = self.predictor
-        result = StreamsResult(rows, frames, frames / wall if wall > 0 else 0.0, dict(self.batcher.batch_sizes),
-                               self.plan.batched, p.backend_name, p.precision, tuple(p.input_size),
-                               concurrent=self.plan.concurrent, meters=[s.meter for s in self.streams])
-        if out_dir:
-            result.outputs["dir"] = out_dir
-        if report_dir:
-            report = {"model": model if isinstance(model, str) else type(model).__name__, "backend": p.backend_name,
-                      "precision": p.precision, "input_size": list(p.input_size), "batched": self.plan.batched,
-                      "concurrent_requests": self.plan.concurrent,
-                      "max_batch": self.plan.size, "batch_timeout_ms": self.batcher.timeout_s * 1000,
-                      "streams": rows, "aggregate": self._aggregate(rows, wall), "error": self.error,
-                      "preview": {"url": self.preview.url, "frames_encoded": self.preview.frames_encoded}
-                      if self.preview else None}
-            result.outputs["report"], result.outputs["plot"] = write_streams_report(
-                report_dir, report, [s.meter for s in self.streams])
-        return result
-
-    def _aggregate(self, rows: list[dict], wall: float) -> dict:
-        frames = sum(r["frames_processed"] for r in rows)
-        return {"frames_processed": frames, "frames_dropped": sum(r["frames_dropped"] for r in rows), "wall_s": wall,
-                "throughput_fps": frames / wall if wall > 0 else 0.0,
-                "batch_sizes": {str(k): v for k, v in sorted(self.batcher.batch_sizes.items())},
-                "streams_finished": sum(r["status"] == "finished" for r in rows),
-                "streams_lost": sum(r["status"] != "finished" for r in rows)}
-
-    def _stream_row(self, stream: _Stream, out_dir: str | None) -> dict:
-        report = stream.meter.report(frames_dropped=self._dropped(stream))
-        row = {"name": stream.name, "source": stream.description, "live_source": stream.live,
-               "status": stream.status, "message": stream.message, "frames_captured": stream.captured,
-               **{k: report[k] for k in ("frames_processed", "frames_dropped", "wall_s", "fps", "end_to_end_ms",
-                                         "stages_ms")},
-               "ended_at_s": (stream.last_done or self.started) - self.started, "reconnects": stream.reconnects,
-               "skipped": [{"file": path, "reason": why} for path, why in getattr(stream.source, "skipped", [])]}
-        if out_dir:
-            folder = os.path.join(out_dir, stream.name)
-            row["outputs"] = {"video": os.path.join(folder, "annotated.mp4"),
-                              "jsonl": os.path.join(folder, "detections.jsonl")}
-            if stream.tracker is not None:
-                row["outputs"]["mot"] = os.path.join(folder, "tracks.mot.txt")
-        return row
-
-
-def _reconnectable(source) -> bool:
-    return isinstance(source, str) and "://" in source
+        return self.report.result(model, out_dir, report_dir, started=self.started, finished=self.finished,
+                                  error=self.error, preview=self.preview)
