@@ -1,10 +1,11 @@
 """`mrcnn-edge build`: the whole chain, from a checkpoint (or model.onnx) to what this machine runs.
 
-export -> surgery -> (calibrate) -> precision -> check -> TensorRT engine, or without TensorRT the
-ONNX Runtime model of that precision (CPU_ARTIFACTS). Each step is skipped when its artifact exists
-and is newer than its inputs (the export also only when made from the same checkpoint, by its hash), so a
-second `build` only redoes what changed. `check` always runs on the graph TensorRT would get, with or
-without TensorRT, so a graph that TensorRT would refuse never leaves a CPU-only machine unnoticed.
+export -> surgery -> (calibrate) -> precision -> check -> TensorRT engine (the engine stage), or without
+TensorRT the CPU model of that precision, which the chain makes itself (CPU_ARTIFACTS, below). Each step is
+skipped when its artifact exists and is newer than its inputs (the export also only when made from the same
+checkpoint, by its hash), so a second `build` only redoes what changed. `check` always runs on the graph
+TensorRT would get, with or without TensorRT, so a graph that TensorRT would refuse never leaves a CPU-only
+machine unnoticed.
 """
 from __future__ import annotations
 
@@ -12,24 +13,74 @@ import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, TypeVar
 
 from tqdm import tqdm
 
-from .engine.build import onnxruntime_build
+from .engine.build import check_engine_precision, tensorrt_graph
 from .engine.metadata import check_onnx_contract, import_tensorrt, onnx_io
 from .engine.result import BuildResult
 from .errors import UserError
-from .files import sha256_of
+from .files import link_or_copy, sha256_of
 from .names import (BUILD_PRECISIONS, CALIBRATION_METHOD, calibration_cache_path, engine_metadata_path,
                     engine_path, is_plugin_graph, model_stem, plugin_graph_path, precision_path)
-from .sidecar import read_sidecar, sidecar_path
+from .sidecar import read_sidecar, sidecar_path, write_sidecar
 
 CALIBRATION_IMAGES = 64
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CpuArtifact:
+    """What the chain builds for a requested precision where TensorRT is absent (a row of CPU_ARTIFACTS)."""
+
+    precision: str  # the CPU model built for a requested precision
+    note: str = ""  # said in the summary when it differs from what was asked
+    runs_on: str = "OpenVINO or ONNX Runtime, `--backend`"
+
+    def result(self, path: str, requested: str, seconds: float) -> BuildResult:
+        """The CPU model at `path`, its sidecar beside it: built now, or reused."""
+        return BuildResult(path, sidecar_path(path), "cpu", self.precision, requested, seconds, self.note,
+                           self.runs_on)
+
+
+# Without TensorRT: requested precision -> the CPU artifact built instead. The one table of that choice.
+# fp16: measured slower than fp32 on both CPU runtimes here (OpenVINO computes it in f32, ONNX Runtime
+# pays for the casts; benchmarks/results/cpu_backends.md), so the CPU gets fp32.
+CPU_ARTIFACTS = {
+    "fp32": CpuArtifact("fp32"),
+    "fp16": CpuArtifact("fp32", "fp16 measured slower than fp32 on CPUs: see benchmarks/results/cpu_backends.md"),
+    "int8": CpuArtifact("int8"),
+    "bf16": CpuArtifact("bf16", runs_on="OpenVINO in bf16 where the CPU has AVX512-BF16 or AMX"),
+}
+assert tuple(CPU_ARTIFACTS) == BUILD_PRECISIONS  # every precision `build` takes has its CPU artifact
+
+
+def cpu_artifact_path(onnx_path: str, precision: str, out_dir: str) -> str:
+    """Where the CPU artifact built for `precision` from model.onnx goes: out_dir/model.<built>.onnx."""
+    return os.path.join(out_dir, os.path.basename(precision_path(onnx_path, CPU_ARTIFACTS[precision].precision)))
+
+
+def build_cpu_artifact(onnx_path: str, precision: str, out_dir: str, cache: str | None) -> BuildResult:
+    """Without TensorRT, the last step: the CPU model of `precision` (CPU_ARTIFACTS) from the fp32 export
+    model.onnx, into out_dir; int8 quantises with the calibration cache `cache`."""
+    from .precision.convert import convert
+
+    start = time.perf_counter()
+    artifact = CPU_ARTIFACTS[precision]
+    out = cpu_artifact_path(onnx_path, precision, out_dir)
+    if artifact.precision == "fp32":
+        link_or_copy(onnx_path, out)
+        write_sidecar(out, {**read_sidecar(onnx_path), "precision": "fp32"})
+    else:  # int8, bf16
+        convert(onnx_path, artifact.precision, cache=cache, out=out)
+    return artifact.result(out, precision, time.perf_counter() - start)
 
 
 @dataclass
 class ChainResult:
+    """`mrcnn-edge build`: the built artifact, the graph `check` passed, and what was written or reused."""
+
     build: BuildResult
     tensorrt_graph: str               # the graph `check` passed (and TensorRT built, where installed)
     written: list[str] = field(default_factory=list)   # every file this run wrote
@@ -61,15 +112,18 @@ class _Steps:
         self.written: list[str] = []
         self.reused: list[str] = []
 
-    def run(self, name: str, out: str, inputs: list[str], make: Callable[[], object],
-            extra_outputs: tuple[str, ...] = ()) -> None:
+    def run(self, name: str, out: str, inputs: list[str], make: Callable[[], T],
+            extra_outputs: tuple[str, ...] = ()) -> T | None:
+        """make()'s value, or None where `out` (and every extra output) is up to date and is reused."""
         self.bar.set_description(name)
-        if up_to_date(out, inputs) and all(os.path.isfile(p) for p in extra_outputs):
+        made: T | None = None
+        if all(up_to_date(p, inputs) for p in (out, *extra_outputs)):
             self.reused.append(out)
         else:
-            make()
+            made = make()
             self.written += [out, *extra_outputs]
         self.bar.update()
+        return made
 
     def close(self) -> None:
         self.bar.close()
@@ -79,7 +133,7 @@ def _export(weights: str, out: str, size, arch, batch_size, steps: _Steps) -> No
     from .export.onnx_export import export_onnx
 
     def make() -> None:
-        export_onnx(weights, out, size, arch, batch_size=batch_size, progress=False)
+        export_onnx(weights, out, size, arch=arch, batch_size=batch_size, progress=False)
 
     if not os.path.isfile(weights):  # export's loader refuses it in one line: no earlier export stands in for it
         make()
@@ -121,7 +175,8 @@ def _calibration_cache(onnx_path: str, cache: str | None, source: str | None, nu
     if source is None and not up_to_date(out, [onnx_path]):  # the model was exported again since
         raise UserError(_NEEDS_SOURCE)
     steps.run("calibrate", out, [onnx_path],
-              lambda: calibrate(onnx_path, source or "synthetic", CALIBRATION_METHOD, num_images, out))
+              lambda: calibrate(onnx_path, source or "synthetic", method=CALIBRATION_METHOD, num_images=num_images,
+                                cache_path=out))
     return out
 
 
@@ -193,11 +248,10 @@ def build_chain(precision: str = "fp16", *, weights: str | None = None, model: s
     engine_options = dict(plugins=plugins, workspace_mb=workspace_mb, dla_core=dla_core, timing_cache=timing_cache,
                           opt_level=opt_level, max_batch=max_batch)
     trt = import_tensorrt()
-    if trt is not None and precision == "bf16":
-        raise UserError("bf16 is a CPU precision (OpenVINO): on TensorRT build fp16 or int8")
     if trt is not None:
         from .engine.tensorrt_build import preflight
 
+        check_engine_precision(precision)
         preflight(precision, plugins, dla_core)  # cuda-python, GPU, plugin library, DLA: before any slow step
     weights, onnx_path, out_dir, shipped = _source(weights, model, out_dir)
     os.makedirs(out_dir, exist_ok=True)
@@ -241,8 +295,6 @@ def _engine_only(graph: str, precision: str, out_dir: str, start: float, engine_
     """With TensorRT, from a plugin graph made elsewhere (model.<precision>.trt.onnx): check, then the engine."""
     import tensorrt
 
-    from .engine.build import tensorrt_graph
-
     graph = tensorrt_graph(graph, precision)  # its sidecar says it is that precision
     steps = _Steps(["check", "engine"], progress=False)
     try:
@@ -255,28 +307,16 @@ def _engine_only(graph: str, precision: str, out_dir: str, start: float, engine_
 
 def _engine(graph: str, onnx_path: str, precision: str, out_dir: str, cache: str | None, tensorrt: bool,
             steps: _Steps, engine_options: dict) -> BuildResult:
-    """The last step: the TensorRT engine of `graph`, or without TensorRT the CPU artifact of `onnx_path`."""
-    steps.bar.set_description("engine")
+    """The last step: the TensorRT engine of `graph` (the engine stage), or without TensorRT the CPU artifact
+    of `onnx_path`; either reused while up to date."""
     if tensorrt:
         from .engine.tensorrt_build import build_engine
 
         engine = engine_path(out_dir, graph, precision)
-        if up_to_date(engine, [graph]) and up_to_date(engine_metadata_path(engine), [graph]):
-            steps.reused.append(engine)
-            steps.bar.update()
-            return BuildResult(engine, engine_metadata_path(engine), "tensorrt", precision, precision, 0.0)
-        result = build_engine(graph, precision, out_dir, **engine_options)
-    else:
-        from .engine.build import CPU_ARTIFACTS, cpu_artifact_path
-
-        out = cpu_artifact_path(onnx_path, precision, out_dir)
-        if up_to_date(out, [onnx_path, cache or onnx_path]) and os.path.isfile(sidecar_path(out)):
-            steps.reused.append(out)
-            steps.bar.update()
-            artifact = CPU_ARTIFACTS[precision]
-            return BuildResult(out, sidecar_path(out), "cpu", artifact.precision, precision, 0.0,
-                               artifact.note, artifact.runs_on)
-        result = onnxruntime_build(onnx_path, precision, out_dir, cache)
-    steps.written += [result.path, result.metadata]
-    steps.bar.update()
-    return result
+        built = steps.run("engine", engine, [graph], lambda: build_engine(graph, precision, out_dir, **engine_options),
+                          (engine_metadata_path(engine),))
+        return built or BuildResult.of_engine(engine, precision, 0.0)
+    out = cpu_artifact_path(onnx_path, precision, out_dir)
+    made = steps.run("engine", out, [onnx_path] + ([cache] if cache else []),
+                     lambda: build_cpu_artifact(onnx_path, precision, out_dir, cache), (sidecar_path(out),))
+    return made or CPU_ARTIFACTS[precision].result(out, precision, 0.0)

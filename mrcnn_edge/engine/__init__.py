@@ -1,2 +1,3 @@
-"""The last stage: TensorRT engine build (GPU machines), its metadata check, the DeepStream bundle.
-TensorRT is imported lazily, so everything here but the build itself works without it."""
+"""The last stage: the TensorRT engine build (GPU machines) and its metadata check. Engines only: without
+TensorRT the chain (mrcnn_edge/chain.py) builds the CPU model instead. TensorRT is imported lazily, so
+everything here but the build itself works without it."""

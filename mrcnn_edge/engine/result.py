@@ -1,15 +1,20 @@
-"""What a build leaves behind.
+"""What a build leaves behind: a TensorRT engine (this stage) or the CPU model (the chain, mrcnn_edge/chain.py,
+where TensorRT is absent).
 
-Its own module so that `build` (which picks a builder) and `tensorrt_build` (one builder) both import
-it without importing each other. The artifacts' names are in mrcnn_edge/names.py.
+Its own module so that `build` (the stage's entry point), `tensorrt_build` (the builder) and the chain all
+import it without importing each other. The artifacts' names are in mrcnn_edge/names.py.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..names import engine_metadata_path
+
 
 @dataclass(frozen=True)
 class BuildResult:
+    """The engine stage's artifact: a TensorRT engine, or the CPU model where TensorRT is absent."""
+
     path: str        # the .engine, or the ONNX Runtime model
     metadata: str    # its .engine.json, or the ONNX model's sidecar
     backend: str     # "tensorrt" | "cpu" (ONNX Runtime or OpenVINO)
@@ -18,6 +23,12 @@ class BuildResult:
     seconds: float
     note: str = ""   # why `precision` differs from `requested` (the CPU artifact table's note)
     runs_on: str = ""  # CPU artifacts: which runtime runs it
+
+    @classmethod
+    def of_engine(cls, path: str, precision: str, seconds: float) -> BuildResult:
+        """A TensorRT engine at `path`, its .engine.json beside it: built now, or reused by the chain.
+        (The CPU model's result: `CpuArtifact.result` in mrcnn_edge/chain.py.)"""
+        return cls(path, engine_metadata_path(path), "tensorrt", precision, precision, seconds)
 
     def summary(self) -> str:
         if self.backend == "tensorrt":

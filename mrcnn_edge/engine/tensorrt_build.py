@@ -133,4 +133,4 @@ def build_engine(onnx_path: str, precision: str, out_dir: str, *, plugins: str |
     with open(engine_metadata_path(path), "w") as f:
         json.dump({**info, "precision": precision, "engine": engine}, f, indent=2)
     del parser
-    return BuildResult(path, engine_metadata_path(path), "tensorrt", precision, precision, seconds)
+    return BuildResult.of_engine(path, precision, seconds)

@@ -1,19 +1,24 @@
 """`mrcnn-edge build` is the whole chain. On this machine (no TensorRT): the shipped model from an empty
 folder at fp16 and int8 (calibrating inline), a user's checkpoint through --weights, up-to-date steps
-skipped, and `check` run on the graph TensorRT would get."""
+skipped, `check` run on the graph TensorRT would get, and the chain's last step, the CPU model of the
+precision asked for (CPU_ARTIFACTS), with one line saying so."""
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 
 import cv2
+import numpy as np
+import onnx
 import pytest
 import torch
 
 from mrcnn_edge.data.synthetic import CALIB, sample
-from mrcnn_edge.chain import build_chain, up_to_date
+from mrcnn_edge.chain import CPU_ARTIFACTS, build_chain, build_cpu_artifact, up_to_date
 from mrcnn_edge.engine.metadata import import_tensorrt
 from mrcnn_edge.errors import UserError
+from mrcnn_edge.names import BUILD_PRECISIONS
 from mrcnn_edge.precision.int8 import TARGETS
 
 pytestmark = pytest.mark.skipif(import_tensorrt() is not None, reason="TensorRT is installed: builds engines")
@@ -158,3 +163,100 @@ def test_a_missing_checkpoint_beside_its_old_export_is_one_line(exported_model, 
         err = capsys.readouterr().err.strip().splitlines()
         assert f"checkpoint not found: {weights}" in err[-1] and "Traceback" not in "".join(err), err  # after a bar
     assert os.path.isfile(tmp_path / "gone_build" / "gone.onnx")
+
+
+def _runs(path):
+    """The built model loads in the ONNX Runtime backend and keeps the contract."""
+    from mrcnn_edge.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
+
+    out = OnnxRuntimeBackend(str(path), threads=1).infer(np.full((1, 3, 64, 96), 128, np.uint8))
+    assert out["masks"].shape == (1, 5, 28, 28) and out["num_detections"].dtype == np.int32
+    return out
+
+
+def test_every_precision_has_one_cpu_artifact():
+    assert tuple(CPU_ARTIFACTS) == BUILD_PRECISIONS
+    assert {a.precision for a in CPU_ARTIFACTS.values()} <= set(BUILD_PRECISIONS)
+
+
+def test_fp32_builds_the_onnxruntime_model(model_onnx):
+    result = build_cpu_artifact(str(model_onnx), "fp32", str(model_onnx.parent), None)
+    assert result.backend == "cpu" and result.precision == result.requested == "fp32"
+    assert result.path == str(model_onnx.parent / "model.fp32.onnx")
+    assert json.load(open(result.metadata))["precision"] == "fp32"
+    assert "\n" not in result.summary() and result.summary().startswith("TensorRT not found: built the CPU")
+    _runs(result.path)
+
+
+def test_fp16_falls_back_to_fp32_and_says_why(model_onnx, tmp_path):
+    (tmp_path / "out").mkdir()
+    result = build_cpu_artifact(str(model_onnx), "fp16", str(tmp_path / "out"), None)
+    assert (result.precision, result.requested) == ("fp32", "fp16")
+    assert result.path == str(tmp_path / "out" / "model.fp32.onnx")
+    assert "fp16 measured slower than fp32 on CPUs" in result.summary() and "\n" not in result.summary()
+    _runs(result.path)
+
+
+def test_bf16_builds_the_openvino_artifact(model_onnx, tmp_path):
+    """bf16 is a CPU precision: the fp32 graph under a sidecar saying bf16, which OpenVINO runs in bf16."""
+    (tmp_path / "out").mkdir()
+    result = build_cpu_artifact(str(model_onnx), "bf16", str(tmp_path / "out"), None)
+    assert (result.backend, result.precision, result.requested) == ("cpu", "bf16", "bf16")
+    assert result.path == str(tmp_path / "out" / "model.bf16.onnx") and "OpenVINO in bf16" in result.summary()
+    assert json.load(open(tmp_path / "out" / "model.bf16.json"))["precision"] == "bf16"
+    assert onnx.load(result.path).graph == onnx.load(str(model_onnx)).graph  # the graph itself is unchanged
+
+
+def test_int8_quantises_with_the_calibration_cache(model_onnx):
+    from mrcnn_edge.precision.calibrate import calibrate
+
+    cache = calibrate(str(model_onnx), "synthetic", method="minmax", num_images=2).cache
+    result = build_cpu_artifact(str(model_onnx), "int8", str(model_onnx.parent), cache)
+    assert result.precision == "int8" and result.path.endswith("model.int8.onnx")
+    assert json.load(open(result.metadata))["precision"] == "int8"
+    assert any(n.op_type == "DequantizeLinear" for n in onnx.load(result.path).graph.node)
+    _runs(result.path)
+
+
+@pytest.mark.parametrize("name, precision, plugin", [("model.trt.onnx", "fp32", True),
+                                                      ("model.fp16.onnx", "fp16", False)])
+def test_without_tensorrt_only_the_fp32_export_is_a_source(tmp_path, make_model, name, precision, plugin):
+    model = make_model(tmp_path / name, precision=precision, plugin_node=plugin)
+    with pytest.raises(UserError, match=f"starts from a checkpoint or the fp32 export model.onnx, not {name}"):
+        build_chain("fp32", model=str(model), progress=False)
+
+
+@pytest.mark.parametrize("tensorrt", [True, False])
+def test_the_last_step_is_reused_while_up_to_date(model_onnx, monkeypatch, tensorrt):
+    """The chain's one bookkeeping (`_Steps.run`) skips the engine, or the CPU model, while it and its
+    metadata are newer than what they are made from (a reused one reads as built, in 0 s), and makes it again
+    once the source changes."""
+    import time
+    import types
+
+    from mrcnn_edge.chain import _engine, _Steps
+    from mrcnn_edge.engine.result import BuildResult
+
+    def build_engine(graph, precision, out_dir, **options):  # a fake TensorRT builder: the engine and its record
+        result = BuildResult.of_engine(os.path.join(out_dir, "model.fp16.engine"), precision, 1.0)
+        for path in (result.path, result.metadata):
+            open(path, "w").write("{}")
+        return result
+
+    builder = types.ModuleType("mrcnn_edge.engine.tensorrt_build")
+    builder.build_engine = build_engine
+    monkeypatch.setitem(sys.modules, "mrcnn_edge.engine.tensorrt_build", builder)
+    runs = []
+    for touch in (False, False, True):
+        if touch:  # the source changed since: made again
+            later = time.time() + 10
+            os.utime(model_onnx, (later, later))
+        steps = _Steps(["engine"], progress=False)
+        result = _engine(str(model_onnx), str(model_onnx), "fp16", str(model_onnx.parent), None, tensorrt, steps, {})
+        runs.append((result, steps.written, steps.reused))
+    (first, wrote, kept), (second, wrote2, kept2), (third, wrote3, kept3) = runs
+    assert (first.backend, first.precision, first.requested) == (("tensorrt", "fp16", "fp16") if tensorrt else
+                                                                 ("cpu", "fp32", "fp16"))
+    assert wrote == wrote3 == [first.path, first.metadata] and kept == kept3 == []
+    assert wrote2 == [] and kept2 == [first.path] and second == dataclasses.replace(first, seconds=0.0)
+    assert third.path == first.path and third.seconds > 0

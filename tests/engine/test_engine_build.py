@@ -1,82 +1,66 @@
-"""`build` on a machine without TensorRT: the ONNX Runtime model of the precision, and one line saying so."""
-import json
+"""The engine stage alone: `build` makes TensorRT engines only (without TensorRT one line naming `mrcnn-edge
+build`, which makes the CPU model: tests/engine/test_chain.py), from the plugin graph of that precision."""
+import os
 import sys
+import types
 
-import numpy as np
-import onnx
 import pytest
 
-from mrcnn_edge.engine.build import build, tensorrt_graph
+import mrcnn_edge.engine.build as engine_build
+from mrcnn_edge.engine.build import BuildResult, build, tensorrt_graph
 from mrcnn_edge.names import model_stem
 from mrcnn_edge.contract import check_contract
 from mrcnn_edge.engine.metadata import import_tensorrt, onnx_io
 from mrcnn_edge.errors import UserError
-from mrcnn_edge.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
 
 no_tensorrt = pytest.mark.skipif(import_tensorrt() is not None, reason="TensorRT is installed: builds an engine")
 
 
-def _runs(path):
-    """The built model loads in the ONNX Runtime backend and keeps the contract."""
-    out = OnnxRuntimeBackend(str(path), threads=1).infer(np.full((1, 3, 64, 96), 128, np.uint8))
-    assert out["masks"].shape == (1, 5, 28, 28) and out["num_detections"].dtype == np.int32
-    return out
-
-
 @no_tensorrt
-def test_fp32_builds_the_onnxruntime_model(model_onnx):
-    result = build(str(model_onnx), "fp32")
-    assert result.backend == "cpu" and result.precision == result.requested == "fp32"
-    assert result.path == str(model_onnx.parent / "model.fp32.onnx")
-    assert json.load(open(result.metadata))["precision"] == "fp32"
-    assert "\n" not in result.summary() and result.summary().startswith("TensorRT not found: built the CPU")
-    _runs(result.path)
+@pytest.mark.parametrize("precision", ["fp32", "fp16", "int8", "bf16"])
+def test_without_tensorrt_build_says_which_command_makes_the_cpu_model(model_onnx, precision):
+    with pytest.raises(UserError, match=f"TensorRT not found: `build` makes TensorRT engines only; `mrcnn-edge "
+                                        f"build --model model.onnx --precision {precision}` builds the CPU model") as e:
+        build(str(model_onnx), precision)
+    assert "\n" not in str(e.value)
+    assert not [p for p in os.listdir(model_onnx.parent) if p != "model.onnx" and p != "model.json"]  # nothing made
 
 
-@no_tensorrt
-def test_fp16_falls_back_to_fp32_and_says_why(model_onnx, tmp_path):
-    result = build(str(model_onnx), "fp16", out_dir=str(tmp_path / "out"))
-    assert (result.precision, result.requested) == ("fp32", "fp16")
-    assert result.path == str(tmp_path / "out" / "model.fp32.onnx")
-    assert "fp16 measured slower than fp32 on CPUs" in result.summary() and "\n" not in result.summary()
-    _runs(result.path)
+@pytest.fixture
+def fake_tensorrt(monkeypatch):
+    """`build` where TensorRT is found: a fake builder records the graph handed to it."""
+    handed = []
+
+    def build_engine(graph, precision, out_dir, **options):
+        handed.append((graph, precision, out_dir))
+        return BuildResult.of_engine(os.path.join(out_dir, f"{model_stem(graph)}.{precision}.engine"), precision, 1.0)
+
+    builder = types.ModuleType("mrcnn_edge.engine.tensorrt_build")
+    builder.build_engine = build_engine
+    monkeypatch.setitem(sys.modules, "mrcnn_edge.engine.tensorrt_build", builder)
+    monkeypatch.setattr(engine_build, "import_tensorrt", lambda: types.SimpleNamespace(__version__="10.3.0"))
+    return handed
 
 
-@no_tensorrt
-def test_bf16_builds_the_openvino_artifact(model_onnx, tmp_path):
-    """bf16 is a CPU precision: the fp32 graph under a sidecar saying bf16, which OpenVINO runs in bf16."""
-    result = build(str(model_onnx), "bf16", out_dir=str(tmp_path / "out"))
-    assert (result.backend, result.precision, result.requested) == ("cpu", "bf16", "bf16")
-    assert result.path == str(tmp_path / "out" / "model.bf16.onnx") and "OpenVINO in bf16" in result.summary()
-    assert json.load(open(tmp_path / "out" / "model.bf16.json"))["precision"] == "bf16"
-    assert onnx.load(result.path).graph == onnx.load(str(model_onnx)).graph  # the graph itself is unchanged
+def test_with_tensorrt_build_hands_the_plugin_graph_to_the_builder(tmp_path, make_model, fake_tensorrt):
+    model = make_model(tmp_path / "model.onnx")
+    make_model(tmp_path / "model.fp16.trt.onnx", precision="fp16", plugin_node=True)
+    result = build(str(model), "fp16", out_dir=str(tmp_path / "out"))
+    assert fake_tensorrt == [(str(tmp_path / "model.fp16.trt.onnx"), "fp16", str(tmp_path / "out"))]
+    assert (result.backend, result.path, result.metadata) == ("tensorrt", str(tmp_path / "out" / "model.fp16.engine"),
+                                                             str(tmp_path / "out" / "model.fp16.engine.json"))
+    assert result.summary().startswith(f"built {result.path} (TensorRT, fp16) in 1.0 s")
+    with pytest.raises(UserError, match="bf16 is a CPU precision"):
+        build(str(model), "bf16")
+    assert len(fake_tensorrt) == 1
 
 
-@no_tensorrt
-def test_int8_without_a_calibration_cache_says_how_to_make_one(model_onnx):
-    with pytest.raises(UserError, match="calibration cache not found.*mrcnn-edge calibrate"):
-        build(str(model_onnx), "int8")
+def test_the_engine_stage_builds_engines_only():
+    """The CPU model is the chain's (CPU_ARTIFACTS in mrcnn_edge/chain.py): engine/ imports no precision/."""
+    from test_imports import import_graph
 
-
-@no_tensorrt
-def test_int8_quantises_with_the_calibration_cache(model_onnx):
-    from mrcnn_edge.precision.calibrate import calibrate
-
-    cache = calibrate(str(model_onnx), "synthetic", "minmax", num_images=2).cache
-    result = build(str(model_onnx), "int8", calibration=cache)
-    assert result.precision == "int8" and result.path.endswith("model.int8.onnx")
-    assert json.load(open(result.metadata))["precision"] == "int8"
-    assert any(n.op_type == "DequantizeLinear" for n in onnx.load(result.path).graph.node)
-    _runs(result.path)
-
-
-@no_tensorrt
-@pytest.mark.parametrize("name, precision, plugin", [("model.trt.onnx", "fp32", True),
-                                                      ("model.fp16.onnx", "fp16", False)])
-def test_without_tensorrt_only_the_fp32_export_is_a_source(tmp_path, make_model, name, precision, plugin):
-    model = make_model(tmp_path / name, precision=precision, plugin_node=plugin)
-    with pytest.raises(UserError, match="starts from the fp32 export model.onnx"):
-        build(str(model), "fp32")
+    assert not [(m, d) for m, deps in import_graph().items() if m.startswith("mrcnn_edge.engine")
+                for d in deps if d.startswith("mrcnn_edge.precision")]
 
 
 def test_bad_arguments_are_one_line_errors(model_onnx, tmp_path):
