@@ -23,14 +23,17 @@ from export_vs_eager import machine  # noqa: E402
 from train_speed import RESULTS, isa  # noqa: E402
 
 from mrcnn_edge.data.hardware import write_hardware_coco  # noqa: E402
+from mrcnn_edge.model.architectures import LIGHT_S8_ARCH  # noqa: E402
 from mrcnn_edge.model.checkpoint import read_checkpoint  # noqa: E402
 from mrcnn_edge.model.zoo import SHIPPED_CHECKPOINT  # noqa: E402
 
 # The shipped model whole (its mask head too; only the class-sized predictors start fresh), its backbone
 # alone (backbone, FPN, RPN and box head: train/starts.SHARED_PARTS), and nothing. The whole model is not in the
 # default table: its shapes-trained mask head gave no head start here (val mask AP 6.3 at iteration 500 against
-# the backbone start's 7.0, same settings, 2026-12-05), so the table compares the issue's two starts.
+# the backbone start's 7.0, same settings, 2026-12-05), so the table compares the issue's two starts. The
+# stride-8 row is the light architecture with a stride-8 FPN map (its FPN starts fresh, the rest as the backbone row).
 STARTS = {"shipped model": ["--init", SHIPPED_CHECKPOINT], "shipped backbone": ["--init-backbone", SHIPPED_CHECKPOINT],
+          "shipped backbone, stride-8 map": ["--init-backbone", SHIPPED_CHECKPOINT, "--arch", LIGHT_S8_ARCH],
           "scratch": []}
 
 
@@ -42,8 +45,12 @@ def _cli(*args: str) -> str:
     return done.stdout
 
 
+def _slug(start: str) -> str:
+    return start.replace(", ", "_").replace(" ", "_").replace("-", "")
+
+
 def train(name: str, data: dict, args, root: str) -> dict:
-    out = os.path.join(root, name.replace(" ", "_"))
+    out = os.path.join(root, _slug(name))
     start = time.time()
     _cli("train", "--data", data["train"], "--images", data["train_images"], "--val-data", data["val"],
          "--val-images", data["val_images"], "--size", f"{args.size}x{args.size}", "--iterations",
@@ -51,7 +58,7 @@ def train(name: str, data: dict, args, root: str) -> dict:
          *STARTS[name], *args.train_args)
     minutes = (time.time() - start) / 60
     best = read_checkpoint(os.path.join(out, "best.pth"))
-    shutil.copy(os.path.join(out, "curves.png"), os.path.join(RESULTS, f"train_new_domain_{name.replace(' ', '_')}.png"))
+    shutil.copy(os.path.join(out, "curves.png"), os.path.join(RESULTS, f"train_new_domain_{_slug(name)}.png"))
     return {"start": name, "iterations": args.iterations, "minutes": round(minutes, 1), "load": args.load, "out": out,
             **{k: round(v, 4) for k, v in best.extra["metrics"].items()}}
 
@@ -77,12 +84,13 @@ def _flags(train_args: list[str]) -> list[str]:
 
 
 def _earlier_runs(args) -> list[dict]:
-    """The rows of starts not trained this time, kept from the last results file when its settings are these."""
+    """The rows of starts not trained this time, kept from the last results file when its settings and CPU are
+    these (minutes on another CPU are not this table's)."""
     try:
         earlier = json.load(open(os.path.join(RESULTS, "train_new_domain.json")))
     except (OSError, ValueError):
         return []
-    if any(earlier["settings"].get(k) != getattr(args, k) for k in SAME) or \
+    if any(earlier["settings"].get(k) != getattr(args, k) for k in SAME) or earlier["cpu"] != machine()["cpu"] or \
             _flags(earlier["settings"]["train_args"]) != _flags(args.train_args):
         return []
     return [r for r in earlier["runs"] if r["start"] in STARTS and r["start"] not in args.starts]
@@ -125,7 +133,7 @@ def write_table(info: dict) -> None:
              "val AP of best.pth (COCO AP x100). Minutes are wall-clock on the 2 cores, with the load named.", "",
              "| start | iterations | minutes | load | val box AP | val mask AP | curves |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['start']} | {r['iterations']} | {r['minutes']} | {r.get('load', 'idle')} | {100 * r['box_ap']:.1f} "
-              f"| {100 * r['mask_ap']:.1f} | [png](train_new_domain_{r['start'].replace(' ', '_')}.png) |"
+              f"| {100 * r['mask_ap']:.1f} | [png](train_new_domain_{_slug(r['start'])}.png) |"
               for r in info["runs"]]
     lines += ["", f"The chain on the {info['chain_on']} run's best.pth (`build --precision int8` and fp32, then "
               "`eval --data` on the val set):", "", "```", info["chain"].strip(), "```"]

@@ -29,21 +29,24 @@ from .detectron2_arch import (detectron2_keypoint_rcnn_R_50_FPN, detectron2_mask
 
 LIGHT_ARCH = "maskrcnn_mobilenet_v3_large_fpn_lite"
 LIGHT_KEYPOINT_ARCH = "keypointrcnn_mobilenet_v3_large_fpn_lite"
+LIGHT_S8_ARCH = "maskrcnn_mobilenet_v3_large_fpn_lite_s8"
 MOBILENET_FPN_ARCH = "maskrcnn_mobilenet_v3_large_fpn"
 
 
-def _light_backbone(fpn_channels: int) -> BackboneWithFPN:
-    """MobileNetV3-Large trunk with a narrow FPN: maps "0" (stride 16), "1" (stride 32), "2" (the final
-    1x1 conv, also stride 32) and max-pool "pool" (stride 64).
+def _light_backbone(fpn_channels: int, taps: int = 3) -> BackboneWithFPN:
+    """MobileNetV3-Large trunk with a narrow FPN on the outputs of its last `taps` stage-opening blocks and
+    its final 1x1 conv, plus max-pool "pool".
 
-    The taps are the outputs of the last three stage-opening blocks (as torchvision's
-    `mobilenet_backbone` taps the last two), which puts them at strides 16, 32, 32. A stride-8 tap was
-    intended; the shipped checkpoint was trained with these taps, so changing them means retraining.
-    The poolers infer scales 1/16 and 1/32 and so pool from "0" and "1".
+    taps=3 (the shipped light model): maps "0" (stride 16), "1" (stride 32), "2" (the final 1x1 conv, also
+    stride 32), as torchvision's `mobilenet_backbone` taps the last two. A stride-8 tap was intended; the
+    shipped checkpoint was trained with these taps, so it keeps them. The poolers infer scales 1/16 and 1/32
+    and so pool from "0" and "1".
+    taps=4: a stride-8 map first ("0" stride 8, "1" 16, "2" and "3" 32): the poolers then pool from three
+    levels, small objects from stride 8.
     """
     trunk = mobilenet_v3_large(weights=None).features  # BatchNorm stays trainable: we train from scratch
     stage_indices = [i for i, block in enumerate(trunk) if getattr(block, "_is_cn", False)] + [len(trunk) - 1]
-    returned = stage_indices[-3:]
+    returned = stage_indices[-taps:]
     return BackboneWithFPN(
         trunk,
         return_layers={str(i): str(n) for n, i in enumerate(returned)},
@@ -63,12 +66,13 @@ _LIGHT_DEFAULTS = dict(
 )
 
 
-def _light_detector(num_classes: int, fpn_channels: int, representation_size: int) -> dict:
+def _light_detector(num_classes: int, fpn_channels: int, representation_size: int, taps: int = 3) -> dict:
     """The light models' shared parts as torchvision's GeneralizedRCNN keyword arguments: backbone,
-    anchors (one size per FPN map: strides 16, 32, 32, 64), box RoIAlign, narrow box head."""
-    anchor_sizes = ((32,), (64,), (128,), (256,))
+    anchors (one size per FPN map: strides 16, 32, 32, 64; with the stride-8 tap 8, 16, 32, 32, 64), box
+    RoIAlign, narrow box head."""
+    anchor_sizes = ((16,), (32,), (64,), (128,), (256,))[4 - taps:]
     return dict(
-        backbone=_light_backbone(fpn_channels), num_classes=None,
+        backbone=_light_backbone(fpn_channels, taps), num_classes=None,
         rpn_anchor_generator=AnchorGenerator(anchor_sizes, ((0.5, 1.0, 2.0),) * len(anchor_sizes)),
         box_roi_pool=MultiScaleRoIAlign(featmap_names=_LIGHT_FEATMAPS, output_size=7, sampling_ratio=2),
         box_head=TwoMLPHead(fpn_channels * 7 * 7, representation_size),
@@ -78,14 +82,15 @@ def _light_detector(num_classes: int, fpn_channels: int, representation_size: in
 
 def maskrcnn_mobilenet_v3_large_fpn_lite(
     *, num_classes: int = 5, fpn_channels: int = 128, representation_size: int = 256,
-    mask_layers: tuple[int, ...] = (64, 64, 64, 64), **kwargs,
+    mask_layers: tuple[int, ...] = (64, 64, 64, 64), taps: int = 3, **kwargs,
 ) -> MaskRCNN:
     """Mask R-CNN for edge devices: MobileNetV3-Large FPN, narrow box head, narrow mask head.
 
+    taps: 3 (strides 16-64, the shipped model) or 4 (a stride-8 map first, for small objects: LIGHT_S8_ARCH).
     Keyword arguments are MaskRCNN's (min_size, rpn_post_nms_top_n_test, box_score_thresh, ...).
     """
     return MaskRCNN(
-        **_light_detector(num_classes, fpn_channels, representation_size),
+        **_light_detector(num_classes, fpn_channels, representation_size, taps),
         mask_roi_pool=MultiScaleRoIAlign(featmap_names=_LIGHT_FEATMAPS, output_size=14, sampling_ratio=2),
         mask_head=MaskRCNNHeads(fpn_channels, list(mask_layers), 1),
         mask_predictor=MaskRCNNPredictor(mask_layers[-1], mask_layers[-1], num_classes),
@@ -191,6 +196,9 @@ ARCHITECTURES: dict[str, Architecture] = {
                      "ResNet-50-FPN v2 (Li et al. 2021): BatchNorm in FPN and heads, 4-conv box head"),
         Architecture(LIGHT_ARCH, maskrcnn_mobilenet_v3_large_fpn_lite,
                      "MobileNetV3-Large FPN (strides 16-64), narrow heads: for CPUs and small Jetsons"),
+        Architecture(LIGHT_S8_ARCH, partial(maskrcnn_mobilenet_v3_large_fpn_lite, taps=4),
+                     "the light model with a stride-8 FPN map first (strides 8-64): small objects' masks pool "
+                     "from stride 8; the shipped model's trunk, RPN and box head load into it"),
         Architecture(MOBILENET_FPN_ARCH, maskrcnn_mobilenet_v3_large_fpn,
                      "MobileNetV3-Large FPN: torchvision's COCO fasterrcnn_mobilenet_v3_large_fpn plus a mask head "
                      "(its file loads as a starting point); norm='frozen'|'batch'"),

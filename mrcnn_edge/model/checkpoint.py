@@ -25,15 +25,17 @@ from ..errors import UserError
 from ..files import sha256_of, write_atomic
 from . import detectron2_checkpoint
 from ..keypoint_layout import KeypointLayout, default_layout
-from .architectures import ARCHITECTURES, LIGHT_ARCH, LIGHT_KEYPOINT_ARCH, MOBILENET_FPN_ARCH, build_model
+from .architectures import (ARCHITECTURES, LIGHT_ARCH, LIGHT_KEYPOINT_ARCH, LIGHT_S8_ARCH, MOBILENET_FPN_ARCH,
+                            build_model)
 from .class_names import UNUSED, coco_class_names, default_class_names
 
 FORMAT = "mrcnn-edge/1"
 # Keys that tell the architectures apart: the first architecture whose keys a state dict all has is its own.
-# The two MobileNetV3 architectures share the trunk; only the lite one has a third FPN input.
+# The MobileNetV3 architectures share the trunk; the lite ones have a third FPN input, the stride-8 one a fourth.
 _SIGNATURES = {
     "maskrcnn_resnet50_fpn_v2": ("roi_heads.box_head.0.0.weight",),
     "maskrcnn_resnet50_fpn": ("backbone.body.layer1.0.conv1.weight",),
+    LIGHT_S8_ARCH: ("backbone.body.0.0.weight", "backbone.fpn.inner_blocks.3.0.weight"),
     LIGHT_ARCH: ("backbone.body.0.0.weight", "backbone.fpn.inner_blocks.2.0.weight"),
     MOBILENET_FPN_ARCH: ("backbone.body.0.0.weight",),
 }
@@ -228,7 +230,7 @@ def _class_names(given, num_classes: int, path: str, notes: list[str]) -> list[s
     return names
 
 
-def load_model(path: str, arch: str | None = None, num_classes: int | None = None, classes=None,
+def load_model(path: str, *, arch: str | None = None, num_classes: int | None = None, classes=None,
                **test_settings) -> tuple[MaskRCNN, Checkpoint]:
     """Build the checkpoint's architecture and load its weights strictly. Returns (model in eval, checkpoint)."""
     ckpt = read_checkpoint(path, arch, classes)

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from ..errors import UserError
 from ..model import detectron2_checkpoint
-from ..model.architectures import LIGHT_ARCH, LIGHT_KEYPOINT_ARCH, MOBILENET_FPN_ARCH
+from ..model.architectures import LIGHT_ARCH, LIGHT_KEYPOINT_ARCH, LIGHT_S8_ARCH, MOBILENET_FPN_ARCH
 from ..model.checkpoint import FORMAT, infer_arch, load_file, read_checkpoint, state_dict_of
 
 # Model parts as a reader names them, in model order: key prefix -> name. The mask predictor's upsampling
@@ -48,10 +48,16 @@ PREDICTORS = {
 # What backbone_only (--init-backbone) loads: the parts every task shares, class- and task-free. The same
 # set the synthetic trainer gave a keypoint model from the shipped mask model (train/synthetic.py).
 SHARED_PARTS = ("backbone", "fpn", "rpn", "box head")
+# Parts that two architectures name alike but shape differently by design: a start from a file of the first
+# into a model of the second takes them fresh, with the reason (any other misfit stays an error).
+RESHAPED = {
+    (LIGHT_ARCH, LIGHT_S8_ARCH): {"fpn": "the file's FPN has no stride-8 input"},
+    (LIGHT_KEYPOINT_ARCH, LIGHT_S8_ARCH): {"fpn": "the file's FPN has no stride-8 input"},
+}
 # ImageNet trunks: (name, a tensor only that classifier has, its shape) -> the architectures built on it.
 _IMAGENET = {
     ("mobilenet_v3_large", "features.16.0.weight", (960, 160, 1, 1)): (MOBILENET_FPN_ARCH, LIGHT_ARCH,
-                                                                         LIGHT_KEYPOINT_ARCH),
+                                                                         LIGHT_S8_ARCH, LIGHT_KEYPOINT_ARCH),
     ("resnet50", "layer4.2.conv3.weight", (2048, 512, 1, 1)): ("maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2",
                                                                 "keypointrcnn_resnet50_fpn"),
 }
@@ -199,6 +205,11 @@ def _fits(own: dict, theirs: dict) -> bool:
     return own.keys() == theirs.keys() and all(own[k].shape == theirs[k].shape for k in own)
 
 
+def _reshaped(source: _Source, arch: str) -> dict[str, str]:
+    """RESHAPED's parts for a start from this file into `arch`."""
+    return next((parts for (theirs, ours), parts in RESHAPED.items() if ours == arch and source.fits == (theirs,)), {})
+
+
 def _arch_of(model: nn.Module) -> str:
     try:
         return infer_arch(model.state_dict())
@@ -229,6 +240,11 @@ def start_from(model: nn.Module, path: str, *, backbone_only: bool = False, arch
             report.fresh += list(own)
             if note and not backbone_only:
                 report.notes[part] = note
+            continue
+        reshaped = _reshaped(source, arch).get(part)
+        if not _fits(own, theirs) and reshaped:
+            report.fresh += list(own)
+            report.notes[part] = reshaped
             continue
         if not _fits(own, theirs):
             raise _misfit(path, source, arch, part, own, theirs)

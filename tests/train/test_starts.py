@@ -9,7 +9,8 @@ from torchvision.models.detection import (fasterrcnn_mobilenet_v3_large_fpn, mas
                                           maskrcnn_resnet50_fpn_v2)
 
 from mrcnn_edge.errors import UserError
-from mrcnn_edge.model.architectures import LIGHT_ARCH, LIGHT_KEYPOINT_ARCH, MOBILENET_FPN_ARCH, build_model
+from mrcnn_edge.model.architectures import (LIGHT_ARCH, LIGHT_KEYPOINT_ARCH, LIGHT_S8_ARCH, MOBILENET_FPN_ARCH,
+                                            build_model)
 from mrcnn_edge.model.checkpoint import load_file, state_dict_of
 from mrcnn_edge.model.zoo import SHIPPED_CHECKPOINT
 from mrcnn_edge.train.starts import start_from
@@ -179,7 +180,8 @@ def test_wrong_architecture_is_one_line(files):
     message = _refused(MOBILENET_FPN_ARCH, SHIPPED_CHECKPOINT, r"fpn tensors have other shapes")
     assert f"pass --arch {LIGHT_ARCH}, or a file made for {MOBILENET_FPN_ARCH}" in message
     _refused("maskrcnn_resnet50_fpn", files["imagenet_mobilenet_v3_large"],
-             f"pass --arch {MOBILENET_FPN_ARCH} \\(or {LIGHT_ARCH}, {LIGHT_KEYPOINT_ARCH}\\), or a file made for "
+             f"pass --arch {MOBILENET_FPN_ARCH} \\(or {LIGHT_ARCH}, {LIGHT_S8_ARCH}, {LIGHT_KEYPOINT_ARCH}\\), or a "
+             "file made for "
              "maskrcnn_resnet50_fpn or torchvision's ImageNet resnet50")
     _refused("maskrcnn_resnet50_fpn_v2", r50, "only 8 of maskrcnn_resnet50_fpn_v2's 40 fpn tensors are in it")
 
