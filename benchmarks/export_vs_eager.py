@@ -138,7 +138,7 @@ def int8_model(path: str, method: str, num_images: int, keep_float: tuple[str, .
     from mrcnn_edge.precision.calibrate import calibrate
     from mrcnn_edge.precision.convert import convert
 
-    cache = calibrate(path, "synthetic", method, num_images)
+    cache = calibrate(path, "synthetic", method=method, num_images=num_images)
     return convert(path, "int8", cache=cache.cache, keep_float=keep_float, out=out).path
 
 
@@ -203,9 +203,10 @@ def write_results(report: dict, name: str, markdown_of) -> None:
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, f"{name}.json"), "w") as f:
         json.dump(report, f, indent=2)
+    text = markdown_of(report)  # before the .md is opened: a failing table leaves the last one, not an empty file
     with open(os.path.join(RESULTS, f"{name}.md"), "w") as f:
-        f.write(markdown_of(report))
-    print(markdown_of(report))
+        f.write(text)
+    print(text)
 
 
 def main() -> None:

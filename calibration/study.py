@@ -34,7 +34,8 @@ def main() -> None:
     artifacts, timings = [args.model], {}
     for method in args.methods:
         for count in args.counts:
-            cache = calibrate(args.model, "synthetic", method, count, f"{stem}.calib.{method}{count}.json")
+            cache = calibrate(args.model, "synthetic", method=method, num_images=count,
+                              cache_path=f"{stem}.calib.{method}{count}.json")
             for keep in args.keep_float:
                 kept = [k for k in keep.split(",") if k]
                 suffix = "".join(f"-{k}" for k in kept)

@@ -99,7 +99,7 @@ def _export(args) -> None:
     from .model.class_names import parse_classes
     from .model.zoo import default_checkpoint
 
-    result = export_onnx(args.weights or default_checkpoint(), args.out, args.size, args.arch,
+    result = export_onnx(args.weights or default_checkpoint(), args.out, args.size, arch=args.arch,
                          batch_size=None if args.dynamic_batch else 1, classes=parse_classes(args.classes))
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -171,7 +171,8 @@ def _calibrate(args) -> None:
     from .precision.calibrate import calibrate
     from .images import skipped_lines
 
-    r = calibrate(args.model, args.source, args.method, args.num_images, args.cache, strict=args.strict)
+    r = calibrate(args.model, args.source, method=args.method, num_images=args.num_images, cache_path=args.cache,
+                  strict=args.strict)
     print(f"calibrated {r.tensors} tensors on {r.num_images} images ({r.method}) in {r.seconds:.0f} s: {r.cache}")
     print("\n".join(skipped_lines(r.skipped)), end="\n" if r.skipped else "")
 
@@ -461,7 +462,8 @@ def _export_triton_command(sub) -> None:
 def _export_deepstream_command(sub) -> None:
     p = sub.add_parser("export-deepstream", help="write a DeepStream bundle (nvinfer config with our instance-mask "
                                                  "parser, labels, deepstream-app config) for a model")
-    p.add_argument("--model", required=True, help="model.trt.onnx (or model.<precision>.trt.onnx), or an .engine")
+    p.add_argument("--model", required=True, help="model.trt.onnx (or model.<precision>.trt.onnx), an .engine, or a "
+                                                  "plain model.onnx (surgery writes its .trt.onnx beside it first)")
     p.add_argument("-o", "--out", default="deepstream", help="the bundle's folder")
     p.add_argument("--batch", type=int, default=1, help="nvinfer's batch-size and the number of sources")
     p.add_argument("--score-threshold", type=float, default=SCORE_THRESHOLD,

@@ -112,7 +112,7 @@ def sidecar_info(model: MaskRCNN, *, arch: str, classes, size, opset: int, sha25
     return info
 
 
-def export_onnx(weights: str, out_path: str, size: tuple[int, int] | None = None, arch: str | None = None, *,
+def export_onnx(weights: str, out_path: str, size: tuple[int, int] | None = None, *, arch: str | None = None,
                 batch_size: int | None = 1, opset: int = OPSET, progress: bool = True, classes=None,
                 **test_settings) -> ExportResult:
     """Export a checkpoint to ONNX. size (H, W) defaults to the checkpoint's input size, else 800x800;
@@ -123,7 +123,7 @@ def export_onnx(weights: str, out_path: str, size: tuple[int, int] | None = None
     start = time.perf_counter()
     if size:
         check_size(size)  # before the slow part
-    model, ckpt = load_model(weights, arch, classes=classes, **test_settings)
+    model, ckpt = load_model(weights, arch=arch, classes=classes, **test_settings)
     size = check_size(size or ckpt.input_size or DEFAULT_SIZE)
     with tqdm(total=2, desc=f"export {ckpt.arch} at {size[0]}x{size[1]}", disable=not progress, leave=False) as bar:
         nodes = export_model(model, out_path, size, batch_size=batch_size, opset=opset)

@@ -18,6 +18,8 @@ from ..sidecar import derive_sidecar, read_sidecar
 
 @dataclass
 class Bf16Result:
+    """The bf16 artifact (the fp32 graph, its sidecar saying bf16)."""
+
     path: str
     linked: bool  # a hard link to the fp32 graph (else a copy)
     seconds: float

@@ -36,6 +36,8 @@ CHUNK = 4
 
 @dataclass
 class CalibrationResult:
+    """The int8 calibration cache: its path, the method, the images read and those skipped."""
+
     cache: str
     method: str
     num_images: int
@@ -61,7 +63,7 @@ def _calibrator(onnx_path: str, method: str, workdir: str):
     return calibrator
 
 
-def calibrate(onnx_path: str, source: str = "synthetic", method: str = CALIBRATION_METHOD, num_images: int = 32,
+def calibrate(onnx_path: str, source: str = "synthetic", *, method: str = CALIBRATION_METHOD, num_images: int = 32,
               cache_path: str | None = None, strict: bool = False) -> CalibrationResult:
     """Collect activation statistics of `onnx_path` over `num_images` from `source`; write the cache.
     Unreadable images of a folder are skipped and listed (an error with `strict`)."""

@@ -28,6 +28,8 @@ REGION_OPS = ["MultilevelRoIAlign", "BatchedNMS", "MultilevelRoIAlign_TRT", "Bat
 
 @dataclass
 class Fp16Result:
+    """The fp16 graph: how many nodes were converted and how many kept in float."""
+
     path: str
     kept_float: int
     converted: int

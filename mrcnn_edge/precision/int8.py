@@ -59,6 +59,8 @@ def _without_preprocessing_advice():
 
 @dataclass
 class QuantizeResult:
+    """The Q/DQ graph: for which target, the calibration method, the nodes kept float and those quantized."""
+
     path: str
     target: str
     method: str

@@ -16,6 +16,8 @@ from . import SCORE_THRESHOLD
 
 @dataclass
 class BenchResult:
+    """`mrcnn-edge bench`: one artifact's latency on one backend (and eager's on the same frames, if asked)."""
+
     model: str
     backend: str
     precision: str

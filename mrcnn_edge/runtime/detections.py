@@ -54,6 +54,7 @@ class Detections:
         return [cv2.boundingRect(mask.view(np.uint8)) for mask in self.masks]
 
     def names(self) -> list[str]:
+        """Each detection's class name (its number where the model's names do not cover it)."""
         return [self.class_names[c - 1] if 0 < c <= len(self.class_names) else str(c) for c in self.classes]
 
     def draw(self, frame: np.ndarray, fps: float | None = None) -> np.ndarray:
@@ -87,5 +88,6 @@ class Detections:
 
     @classmethod
     def empty(cls, height: int, width: int, class_names=()) -> "Detections":
+        """No detections on a frame of this size: what a skipped or failed frame reports."""
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32),
                    np.zeros((0, height, width), bool), list(class_names))

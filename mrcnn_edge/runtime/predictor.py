@@ -36,12 +36,14 @@ class Predictor:
 
     @classmethod
     def from_onnx(cls, path: str, threads: int | None = None, score_threshold: float = 0.0) -> "Predictor":
+        """A model.onnx (or its int8/bf16 flavours) on ONNX Runtime's CPU provider; threads: intra-op threads."""
         from .backends.onnxruntime_backend import OnnxRuntimeBackend
 
         return cls(OnnxRuntimeBackend(path, threads), score_threshold)
 
     @classmethod
     def from_engine(cls, path: str, score_threshold: float = 0.0, cuda_graph: bool = False) -> "Predictor":
+        """A TensorRT .engine (its .engine.json beside it) on the GPU; cuda_graph: replay one captured launch."""
         from ..engine.metadata import import_tensorrt
         from .backends.tensorrt_backend import TensorRTBackend
 
@@ -51,7 +53,7 @@ class Predictor:
         return cls(TensorRTBackend(path, cuda_graph=cuda_graph), score_threshold)
 
     @classmethod
-    def from_path(cls, path: str, threads: int | None = None, score_threshold: float = 0.0,
+    def from_path(cls, path: str, *, threads: int | None = None, score_threshold: float = 0.0,
                   cuda_graph: bool = False, backend: str = "auto", plugin_impl: str | None = None) -> "Predictor":
         """The right backend for a model: .engine on TensorRT; .onnx on `backend` (see BACKENDS), or, when the
         graph has plugin nodes (model.trt.onnx), on the plugin CPU runner with `plugin_impl` ("reference", the
@@ -100,6 +102,7 @@ class Predictor:
         return letterbox(frame, self.input_size, bgr)
 
     def infer(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """The raw outputs of the contract (contract.OUTPUTS) for a letterboxed uint8 batch [B,3,H,W]."""
         return self.backend.infer(images)
 
     def postprocess(self, raw: dict[str, np.ndarray], meta: Letterbox, image: int = 0) -> Detections:

@@ -12,6 +12,8 @@ from . import SCORE_THRESHOLD
 
 @dataclass
 class RunResult:
+    """A one-source `run`: frames, drops, speed, what it wrote and the inputs it skipped."""
+
     frames_processed: int
     frames_dropped: int
     fps: float

@@ -61,6 +61,8 @@ class StreamBenchRow:
 
 @dataclass
 class StreamBenchResult:
+    """`bench --streams`: throughput and latency per stream count, batched and not, with the machine and its load."""
+
     model: str
     backend: str
     precision: str

@@ -23,7 +23,7 @@ from ..contract import INPUT, OUTPUTS, check_contract
 from ..errors import UserError
 from ..files import read_onnx
 from ..export.float_input import write_float_input
-from ..names import AUTOREG_LIBRARY
+from ..names import AUTOREG_LIBRARY, plugin_graph_path
 from ..sidecar import read_sidecar
 from ..engine.metadata import onnx_io, read_engine_metadata
 from .nvinfer_keys import APP_GROUPS, NVDSINFER_MAX_BATCH_SIZE, config_problems
@@ -82,9 +82,11 @@ class DeepStreamResult:
     app_config: str
     model: str  # the model nvinfer loads: the float-input .onnx or the .engine
     batch: int
+    plugin_graph: str | None = None  # the .trt.onnx surgery wrote, where a plain model.onnx was passed
 
     def summary(self) -> str:
-        return (f"wrote {self.config} (batch {self.batch}, {os.path.basename(self.model)}); run with: "
+        surgery = f"surgery wrote {self.plugin_graph}; " if self.plugin_graph else ""
+        return (f"{surgery}wrote {self.config} (batch {self.batch}, {os.path.basename(self.model)}); run with: "
                 f"LD_PRELOAD={AUTOREG_LIBRARY} deepstream-app -c {self.app_config} (see {self.directory}/README.txt)")
 
 
@@ -123,12 +125,21 @@ def _engine_source(path: str) -> _Source:
                    os.path.join(os.path.dirname(library), AUTOREG_LIBRARY) if library else None)
 
 
+def _has_plugins(path: str) -> bool:
+    graph = read_onnx(path, weights=False, fix="re-export it with `mrcnn-edge export`").graph
+    return any(n.op_type.endswith("_TRT") for n in graph.node)
+
+
+def _with_plugins(path: str) -> str | None:
+    """A plain model.onnx gets its plugin graph beside it, as `build` makes it (TensorRT cannot build the NMS and
+    RoIAlign regions themselves); the .trt.onnx written, or None where `path` has the plugins already."""
+    from ..surgery.surgeon import surgeon
+
+    return None if _has_plugins(path) else surgeon(path, plugin_graph_path(path)).path
+
+
 def _onnx_source(path: str) -> _Source:
     info = read_sidecar(path)
-    graph = read_onnx(path, weights=False, fix="pass model.trt.onnx from `mrcnn-edge surgery`").graph
-    if not any(n.op_type.endswith("_TRT") for n in graph.node):
-        raise UserError(f"{path} has no TensorRT plugin nodes, so TensorRT cannot build its NMS and RoIAlign regions: "
-                        f"run `mrcnn-edge surgery {path}` and pass the .trt.onnx it writes")
     io = onnx_io(path)
     check_contract(io, path, size=info["input_size"])
     batch = io[INPUT]["shape"][0]
@@ -240,10 +251,13 @@ def _write_model(model_path: str, directory: str, engine: bool) -> str:
 
 def export_deepstream(model_path: str, directory: str = "deepstream", *, batch: int = 1,
                       score_threshold: float | None = None) -> DeepStreamResult:
-    """Write the bundle for model_path (.trt.onnx, or an .engine built from a float-input graph) into directory;
+    """Write the bundle for model_path (.trt.onnx, or an .engine built from a float-input graph) into directory; a
+    plain model.onnx gets its model.trt.onnx from surgery first, beside it;
     batch: nvinfer's batch-size and the number of sources in deepstream_app_config.txt; score_threshold: every
     class's pre-cluster-threshold (default: the model's own, the sidecar's score_threshold)."""
     engine = _check_args(model_path, batch, score_threshold) == ".engine"
+    plugin_graph = None if engine else _with_plugins(model_path)
+    model_path = plugin_graph or model_path
     source = _engine_source(model_path) if engine else _onnx_source(model_path)
     _check_batch(model_path, source, batch)
     os.makedirs(directory, exist_ok=True)
@@ -267,4 +281,4 @@ def export_deepstream(model_path: str, directory: str = "deepstream", *, batch: 
                               f"deepstream-app -c {APP_CONFIG} (mrcnn-edge export-deepstream)"))
     with open(os.path.join(directory, "README.txt"), "w") as f:
         f.write(_readme(source.plugin))
-    return DeepStreamResult(directory, config, app, os.path.join(directory, model_file), batch)
+    return DeepStreamResult(directory, config, app, os.path.join(directory, model_file), batch, plugin_graph)

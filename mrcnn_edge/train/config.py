@@ -19,6 +19,9 @@ DEFAULT_EPOCHS = 12  # detectron2's 1x schedule is ~12 COCO epochs
 
 @dataclass
 class CocoTrainConfig:
+    """What `mrcnn-edge train --data` is told: the data, where training starts, the loop and where it writes.
+    check() refuses a bad combination in one line (UserError) before anything is read."""
+
     data: str  # instances (or person_keypoints) JSON
     images: str  # the folder its file_name entries are in
     out: str = "runs/train"
@@ -26,7 +29,7 @@ class CocoTrainConfig:
     val_images: str | None = None
     arch: str = LIGHT_ARCH
     init: str | None = None  # every tensor of this file that fits
-    init_backbone: str | None = None  # only the backbone (trunk and FPN) of this file
+    init_backbone: str | None = None  # only the shared parts of this file (starts.SHARED_PARTS)
     iterations: int | None = None  # optimizer steps; None: `epochs` epochs
     epochs: int | None = None
     batch: int = 2  # images per process per micro-batch

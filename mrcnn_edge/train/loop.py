@@ -68,6 +68,12 @@ class TrainResult:
 
 
 def train_coco(cfg: CocoTrainConfig) -> TrainResult:
+    """Train on a COCO-format set (`mrcnn-edge train --data`): one process, or every rank under torchrun.
+
+    Writes cfg.out: last.pth, best.pth (by val AP, where cfg.val_data is given), resume.pth, metrics.csv,
+    curves.png and the data report; only rank 0 writes. Bad rows are skipped and counted (cfg.strict: refused).
+    Returns the run's summary: its files, the best val AP and the next `build` command.
+    """
     cfg.check()
     processes = distributed.start(cfg.device)
     try:

@@ -32,8 +32,8 @@ def caches(exported_model, tmp_path_factory):
 
     def get(arch, size, batch):
         if (arch, size, batch) not in made:
-            made[arch, size, batch] = calibrate(exported_model(arch, size, batch), "synthetic", "minmax", 1,
-                                                str(root / f"{arch}_{size[0]}_{batch}.json")).cache
+            made[arch, size, batch] = calibrate(exported_model(arch, size, batch), "synthetic", method="minmax",
+                                                num_images=1, cache_path=str(root / f"{arch}_{size[0]}_{batch}.json")).cache
         return made[arch, size, batch]
 
     return get

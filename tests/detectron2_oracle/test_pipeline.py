@@ -38,7 +38,8 @@ def minmax_cache(detectron2_export, tmp_path_factory):
     """Calibrated on the two photos (a calibration folder), as a user would on their own images."""
     root = tmp_path_factory.mktemp("d2calib")
     path = str(root / "cache.json")
-    calibrate(detectron2_export(50, SIZE), _write_frames(root / "photos"), "minmax", num_images=2, cache_path=path)
+    calibrate(detectron2_export(50, SIZE), _write_frames(root / "photos"), method="minmax", num_images=2,
+              cache_path=path)
     return path
 
 

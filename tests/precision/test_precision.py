@@ -25,7 +25,7 @@ def model_onnx(exported_model, tmp_path_factory):
 @pytest.fixture(scope="module")
 def minmax_cache(model_onnx, tmp_path_factory):
     path = str(tmp_path_factory.mktemp("calib") / "cache.json")
-    result = calibrate(model_onnx, "synthetic", "minmax", num_images=6, cache_path=path)
+    result = calibrate(model_onnx, "synthetic", method="minmax", num_images=6, cache_path=path)
     assert result.num_images == 6 and result.tensors > 50
     return path
 
@@ -78,7 +78,7 @@ def test_calibration_cache_round_trips(minmax_cache, tmp_path):
 
 def test_empty_calibration_folder(model_onnx, tmp_path):
     with pytest.raises(UserError, match="no images"):
-        calibrate(model_onnx, str(tmp_path), "minmax", 4)
+        calibrate(model_onnx, str(tmp_path), method="minmax", num_images=4)
 
 
 def test_unreadable_calibration_images_are_skipped_and_named(model_onnx, tmp_path):
@@ -88,9 +88,9 @@ def test_unreadable_calibration_images_are_skipped_and_named(model_onnx, tmp_pat
 
     (tmp_path / "broken.png").write_bytes(b"not a png")
     with pytest.raises(UserError, match="gave no images .1 unreadable; first: cannot decode image .*broken.png"):
-        calibrate(model_onnx, str(tmp_path), "minmax", 4)
+        calibrate(model_onnx, str(tmp_path), method="minmax", num_images=4)
     with pytest.raises(UserError, match="cannot decode image .*broken.png"):
-        calibrate(model_onnx, str(tmp_path), "minmax", 4, strict=True)
+        calibrate(model_onnx, str(tmp_path), method="minmax", num_images=4, strict=True)
     for name in ("a.png", "c.png"):
         cv2.imwrite(str(tmp_path / name), np.full((40, 60, 3), 128, np.uint8))
     skipped = []

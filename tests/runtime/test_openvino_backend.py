@@ -96,7 +96,7 @@ def test_int8_runs_end_to_end(model_onnx, tmp_path):
     from mrcnn_edge.precision.calibrate import calibrate
 
     path = _own_copy(model_onnx, tmp_path)
-    cache = calibrate(path, "synthetic", "minmax", num_images=4, cache_path=str(tmp_path / "calib.json")).cache
+    cache = calibrate(path, "synthetic", method="minmax", num_images=4, cache_path=str(tmp_path / "calib.json")).cache
     out = convert(path, "int8", cache=cache).path
     _close_to_fp32(model_onnx, out, 0.7, "int8")
 

@@ -163,6 +163,26 @@ def test_an_engine_built_from_the_float_flavour(tmp_path):
         export_deepstream(str(engine), str(tmp_path / "ds2"))
 
 
+def test_a_plain_model_onnx_gets_surgery_first(exported_model, tmp_path, capsys):
+    """`--model model.onnx` writes model.trt.onnx beside it, as `build` does, and the same bundle as that file."""
+    from mrcnn_edge.surgery.surgeon import surgeon
+
+    exported = exported_model("shipped", (VAL.height, VAL.width)).removesuffix(".onnx")
+    for folder in ("plain", "by_hand"):  # copies: the exported model is shared by the run's workers
+        (tmp_path / folder).mkdir()
+        for suffix in (".onnx", ".json"):
+            shutil.copy(exported + suffix, tmp_path / folder / f"model{suffix}")
+    assert main(["export-deepstream", "--model", str(tmp_path / "plain" / "model.onnx"), "-o",
+                 str(tmp_path / "ds")]) == 0
+    plugin_graph = tmp_path / "plain" / "model.trt.onnx"
+    assert f"surgery wrote {plugin_graph}" in capsys.readouterr().out
+    assert plugin_graph.is_file()
+    wanted = export_deepstream(surgeon(str(tmp_path / "by_hand" / "model.onnx")).path, str(tmp_path / "ds_by_hand"),
+                               score_threshold=0.5)  # the CLI's default, as `run`
+    for name in (INFER_CONFIG, APP_CONFIG, LABELS):
+        assert (tmp_path / "ds" / name).read_text() == open(os.path.join(wanted.directory, name)).read(), name
+
+
 def _one_line(capsys, argv, expected):
     assert main(["export-deepstream", *argv]) == 2
     err = capsys.readouterr().err
@@ -182,7 +202,7 @@ def test_bad_input_gets_one_line(make_model, tmp_path, capsys):
              (["--model", str(tmp_path / "plain.json")], "pass an .onnx, .trt.onnx or .engine"),
              (["--model", str(fixed), "--batch", "0"], "--batch 0: pass 1..1024"),
              (["--model", str(fixed), "--batch", "2"], "re-export it with `mrcnn-edge export --dynamic-batch`"),
-             (["--model", str(plain)], "run `mrcnn-edge surgery"),
+             (["--model", str(plain)], "export the model with `mrcnn-edge export`"),  # no regions for surgery
              (["--model", str(tmp_path / "bf16.trt.onnx")], "no network-mode for it"),
              (["--model", str(tmp_path / "model.engine")], "model not found"),
              (["--model", str(fixed), "--score-threshold", "1.5"], "pass a score in 0..1")]
