@@ -24,6 +24,7 @@ torch.set_num_threads(requested_threads() or 2)
 HEAVIEST_FIRST = (
     "train/test_train_coco.py",  # 366 s alone (one training run of 240 iterations, then build and eval)
     "train/test_ddp_and_resume.py",  # ~120 s alone (five short training runs in subprocesses)
+    "docs/test_quickstarts.py",  # the README's quick starts as written (an export, a training run, builds)
     "detectron2_oracle/test_parity.py",  # 193 s
     "surgery/test_surgery.py",  # 160 s
     "detectron2_oracle/test_pipeline.py",  # 79 s
