@@ -86,6 +86,8 @@ setup(
         # the TensorRT backend's device memory (JetPack 6 ships CUDA 12; TensorRT itself comes from the system);
         # 12.6.0 has no cuda.bindings, which cuda.py imports
         "tensorrt": ["cuda-python>=12.6.1,<13"],
+        # benchmarks/nncf_int8.py: Intel's quantizer, measured against ours (not used by the toolkit yet)
+        "nncf": ["nncf==3.4.0"],
     },
     ext_modules=ext_modules,
     cmdclass={"build_ext": build_ext} if build_ext else {},
