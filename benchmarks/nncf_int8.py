@@ -4,7 +4,8 @@ bf16 for its float remainder: one of issue 32's levers, measured before it is bu
 NNCF quantizes the OpenVINO model our backend reads (the mask rows trimmed, the regions inlined) from the same
 synthetic calibration frames, with its CPU placement (Add and Concat inputs too). Its Gather nodes are left out
 (`ignored_scope`): NNCF 3.4 raises a KeyError on a Gather of a constant table in this graph. Presets: PERFORMANCE
-(symmetric activations, NNCF's default) and MIXED (asymmetric activations). Rows are timed in one loop over the
+(symmetric activations, NNCF's default) and MIXED (asymmetric activations); each also with our int8's float layers
+(placement.DEFAULT_KEEP_FLOAT: first conv, head outputs, mask head) in its ignored scope. Rows are timed in one loop over the
 same frames (benchmarks/export_vs_eager.py time_case); the light model also gets COCO AP on the synthetic val set.
 Writes benchmarks/results/nncf_int8.{json,md}.
 
@@ -43,15 +44,26 @@ def _compiled(path: str, model, hint: str) -> Predictor:
     return Predictor(backend)
 
 
-def _nncf(path: str, size, calib_images: int, preset: str) -> tuple[object, float]:
+def _float_heads(path: str) -> list[str]:
+    """Our int8's float layers (placement.DEFAULT_KEEP_FLOAT) by their OpenVINO names: a Conv with a bias becomes
+    `<name>/WithoutBiases` and the Add `<name>`."""
+    import onnx
+
+    from mrcnn_edge.precision.placement import DEFAULT_KEEP_FLOAT, nodes_to_exclude
+
+    names = nodes_to_exclude(onnx.load(path, load_external_data=False), list(DEFAULT_KEEP_FLOAT))
+    return names + [f"{n}/WithoutBiases" for n in names]
+
+
+def _nncf(path: str, size, calib_images: int, preset: str, float_heads: bool) -> tuple[object, float]:
     import nncf
 
     frames = [letterbox(f, size)[0] for f in calibration_frames("synthetic", calib_images)]
     model = OpenVINOBackend(path, cache=False)._read(path)
     start = time.perf_counter()
+    ignored = nncf.IgnoredScope(types=["Gather"], names=_float_heads(path) if float_heads else [], validate=False)
     quantized = nncf.quantize(model, nncf.Dataset(frames), subset_size=calib_images,
-                              preset=getattr(nncf.QuantizationPreset, preset),
-                              ignored_scope=nncf.IgnoredScope(types=["Gather"]))
+                              preset=getattr(nncf.QuantizationPreset, preset), ignored_scope=ignored)
     return quantized, time.perf_counter() - start
 
 
@@ -69,9 +81,11 @@ def run_case(name: str, args) -> dict:
                       "ours int8, bf16 rest": _compiled(path, ours_model, "bf16")}
         seconds = {}
         for preset in args.presets:
-            quantized, seconds[preset] = _nncf(path, size, calib_images, preset)
-            predictors[f"nncf {preset.lower()}"] = _compiled(path, quantized, "f32")
-            predictors[f"nncf {preset.lower()}, bf16 rest"] = _compiled(path, quantized, "bf16")
+            for float_heads in (False, True):
+                row = f"nncf {preset.lower()}" + (", our float heads" if float_heads else "")
+                quantized, seconds[row] = _nncf(path, size, calib_images, preset, float_heads)
+                predictors[row] = _compiled(path, quantized, "f32")
+                predictors[f"{row}, bf16 rest"] = _compiled(path, quantized, "bf16")
         frames = [cv2.resize(sample(VAL, i)[0], size[::-1]) for i in range(args.frames)]
         load_before = os.getloadavg()
         result = time_case(model, predictors, frames, args.warmup, args.iterations)
