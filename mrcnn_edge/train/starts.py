@@ -207,7 +207,7 @@ def _fits(own: dict, theirs: dict) -> bool:
 
 def _reshaped(source: _Source, arch: str) -> dict[str, str]:
     """RESHAPED's parts for a start from this file into `arch`."""
-    return next((parts for (theirs, ours), parts in RESHAPED.items() if ours == arch and source.fits == (theirs,)), {})
+    return RESHAPED.get((source.fits[0], arch), {}) if len(source.fits) == 1 else {}
 
 
 def _arch_of(model: nn.Module) -> str:
@@ -241,13 +241,13 @@ def start_from(model: nn.Module, path: str, *, backbone_only: bool = False, arch
             if note and not backbone_only:
                 report.notes[part] = note
             continue
-        reshaped = _reshaped(source, arch).get(part)
-        if not _fits(own, theirs) and reshaped:
+        if not _fits(own, theirs):
+            reshaped = _reshaped(source, arch).get(part)
+            if not reshaped:
+                raise _misfit(path, source, arch, part, own, theirs)
             report.fresh += list(own)
             report.notes[part] = reshaped
             continue
-        if not _fits(own, theirs):
-            raise _misfit(path, source, arch, part, own, theirs)
         chosen.update(theirs)
         report.loaded += list(own)
     with torch.no_grad():
